@@ -1,0 +1,185 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/tree"
+)
+
+// Check audits one tree, reached by ref, against the platforms it must
+// provide (none: only consistency is checked). It returns the image's
+// report, the findings, and errors for parts of the tree that could not be
+// checked at all (unreadable content); findings are still returned for the
+// rest.
+func Check(ref string, root *tree.Node, require []specs.Platform) (Image, []Finding, []error) {
+	c := &checker{ref: ref, root: root, require: require}
+	c.img = Image{Ref: ref, Digest: root.Descriptor.Digest.String(), MediaType: string(root.MediaType())}
+	if root.Index == nil && root.Manifest == nil {
+		c.checkUnreadableRoot()
+		return c.img, c.findings, c.problems
+	}
+	c.collectLeaves(root)
+	for _, rule := range rules {
+		rule(c)
+	}
+	for _, l := range c.leaves {
+		c.img.Platforms = append(c.img.Platforms, *l.row)
+	}
+	c.img.Platforms = append(c.img.Platforms, c.missing...)
+	return c.img, c.findings, c.problems
+}
+
+// rules run in this order on every tree; each is one family of checks.
+var rules = []func(*checker){
+	checkIntegrity,
+	checkPlatformFields,
+	checkConfigAgreement,
+	checkDuplicates,
+	checkAttestations,
+	checkMediaTypes,
+	checkTag,
+	checkRequired,
+}
+
+// checker carries one tree through the rules.
+type checker struct {
+	ref      string
+	root     *tree.Node
+	require  []specs.Platform
+	img      Image
+	leaves   []leaf
+	missing  []PlatformEntry
+	findings []Finding
+	problems []error
+	// perArch is set when the tag names an architecture: the image is
+	// then judged as a single-arch image, not against --require.
+	perArch bool
+}
+
+// leaf is one row of the report: an image (or attestation, or unreadable
+// entry) below the root, or the root itself when it is a single image.
+type leaf struct {
+	node *tree.Node
+	row  *PlatformEntry
+}
+
+// claimed is the platform the index entry claims, or nil for a root image.
+func (l leaf) claimed() *specs.Platform {
+	return toSpec(l.node.Descriptor.Platform)
+}
+
+// config is the platform the image config states, or nil when unread.
+func (l leaf) config() *specs.Platform {
+	cfg := l.node.Config
+	if cfg == nil {
+		return nil
+	}
+	return &specs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
+}
+
+func (l leaf) attestation() bool { return l.node.IsAttestation() }
+
+// actual is what the image is: its config's platform, else what the index
+// claims, else nil.
+func (l leaf) actual() *specs.Platform {
+	if p := l.config(); p != nil && !platform.Empty(p) {
+		return p
+	}
+	if p := l.claimed(); !platform.Empty(p) {
+		return p
+	}
+	return nil
+}
+
+func (c *checker) isIndex() bool { return c.root.Index != nil }
+
+func (c *checker) collectLeaves(n *tree.Node) {
+	if n == c.root && !c.isIndex() {
+		c.addLeaf(n, platform.Format(leaf{node: n}.config()))
+		return
+	}
+	for _, child := range n.Children {
+		if child.Index != nil {
+			c.collectLeaves(child)
+			continue
+		}
+		c.addLeaf(child, platform.Format(toSpec(child.Descriptor.Platform)))
+	}
+}
+
+func (c *checker) addLeaf(n *tree.Node, claimed string) {
+	row := &PlatformEntry{Platform: claimed, Digest: n.Descriptor.Digest.String(), Status: StatusOK}
+	l := leaf{node: n, row: row}
+	if cfg := l.config(); cfg != nil {
+		row.ConfigPlatform = platform.Format(cfg)
+	}
+	if l.attestation() {
+		row.Attestation = true
+		row.Status = StatusAttestation
+	}
+	c.leaves = append(c.leaves, l)
+}
+
+// images returns the leaves that are images, not attestations.
+func (c *checker) images() []leaf {
+	var out []leaf
+	for _, l := range c.leaves {
+		if !l.attestation() {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// add records a finding with the code's default severity and hint.
+func (c *checker) add(code Code, digest string, p *specs.Platform, format string, args ...any) {
+	info := code.Info()
+	f := Finding{Ref: c.ref, Digest: digest, Code: code, Severity: info.Severity, Message: fmt.Sprintf(format, args...), Hint: info.Hint}
+	if p != nil {
+		f.Platform = platform.Format(p)
+	}
+	c.findings = append(c.findings, f)
+}
+
+// mark sets a row's status unless an earlier rule already marked it.
+func mark(row *PlatformEntry, status string) {
+	if row.Status == StatusOK {
+		row.Status = status
+	}
+}
+
+func (c *checker) checkUnreadableRoot() {
+	var mismatch *tree.DigestMismatchError
+	if errors.As(c.root.Err, &mismatch) {
+		c.add(DigestMismatch, c.img.Digest, nil, "%s: %v", c.ref, mismatch)
+		return
+	}
+	err := c.root.Err
+	if err == nil {
+		err = errors.New("the manifest is neither an index nor an image")
+	}
+	c.problems = append(c.problems, err)
+}
+
+// toSpec converts go-containerregistry's platform to the OCI spec's, which
+// containerd's functions take. It returns nil for nil.
+func toSpec(p *v1.Platform) *specs.Platform {
+	if p == nil {
+		return nil
+	}
+	return &specs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures}
+}
+
+// shortDigest abbreviates a digest for messages ("sha256:0123456789ab").
+func shortDigest(d string) string {
+	if i := strings.Index(d, ":"); i >= 0 && len(d) > i+13 {
+		return d[:i+13]
+	}
+	return d
+}

@@ -1,0 +1,96 @@
+package audit
+
+// Result is everything an audit found, in the order targets were given.
+type Result struct {
+	// Images has one entry per reference audited.
+	Images []Image `json:"images"`
+	// Findings has every finding, grouped by image.
+	Findings []Finding `json:"findings"`
+	// Errors has every target or reference that could not be audited
+	// (network, authentication, not found, unreadable content).
+	Errors []TargetError `json:"errors"`
+	// Stats counts the cost of the audit.
+	Stats Stats `json:"stats"`
+}
+
+// Image is one reference audited: an index or a single image.
+type Image struct {
+	// Ref is the full reference ("registry/repo:tag").
+	Ref string `json:"ref"`
+	// Digest and MediaType are the manifest's the reference resolved to.
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	// Platforms has one entry per image in the index (nested indexes
+	// flattened), attestations included, then one per required platform
+	// that is missing. A single image has one entry.
+	Platforms []PlatformEntry `json:"platforms"`
+}
+
+// Status values of a [PlatformEntry].
+const (
+	StatusOK             = "ok"
+	StatusMismatch       = "mismatch"
+	StatusMissing        = "missing"
+	StatusMissingChild   = "missing-child"
+	StatusDigestMismatch = "digest-mismatch"
+	StatusNoPlatform     = "no-platform"
+	StatusDuplicate      = "duplicate"
+	StatusUnreadable     = "unreadable"
+	StatusAttestation    = "attestation"
+)
+
+// PlatformEntry is one image of an index, or a required platform that is
+// missing.
+type PlatformEntry struct {
+	// Platform is what the index claims ("linux/arm64"); for a single
+	// image, what its config says; "unknown" when the entry has none.
+	Platform string `json:"platform"`
+	// Digest is the image manifest's digest ("" for a missing platform).
+	Digest string `json:"digest,omitempty"`
+	// ConfigPlatform is what the image config says, when it was read.
+	ConfigPlatform string `json:"configPlatform,omitempty"`
+	// Attestation is true for attestation manifests.
+	Attestation bool `json:"attestation"`
+	// Status is one of ok, mismatch, missing, missing-child,
+	// digest-mismatch, no-platform, duplicate, unreadable, attestation.
+	Status string `json:"status"`
+}
+
+// TargetError is a target or reference that could not be audited.
+type TargetError struct {
+	Ref     string `json:"ref"`
+	Message string `json:"message"`
+}
+
+// Stats is what the audit cost.
+type Stats struct {
+	// Requests counts HTTP requests by "METHOD kind" ("GET manifest").
+	Requests map[string]int64 `json:"requests"`
+	// RequestsTotal is the sum of Requests.
+	RequestsTotal int64 `json:"requestsTotal"`
+	// DurationMs is the wall time of the audit in milliseconds.
+	DurationMs int64 `json:"durationMs"`
+}
+
+// Worst returns the highest severity among the findings, or 0 if there are
+// none.
+func (r *Result) Worst() Severity {
+	var worst Severity
+	for _, f := range r.Findings {
+		if f.Severity > worst {
+			worst = f.Severity
+		}
+	}
+	return worst
+}
+
+// Count returns how many findings have severity s.
+func (r *Result) Count(s Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == s {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,36 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mlaudit/mlaudit/tree"
+)
+
+// checkIntegrity reports entries the registry does not have
+// (missing-child) or serves altered (digest-mismatch). Other read failures
+// are problems: the audit of that entry is incomplete.
+func checkIntegrity(c *checker) {
+	for _, l := range c.leaves {
+		n := l.node
+		if n.Err == nil {
+			continue
+		}
+		what := "manifest " + shortDigest(n.Descriptor.Digest.String())
+		if n.Manifest != nil {
+			what = "config " + shortDigest(n.Manifest.Config.Digest.String()) + " of " + what
+		}
+		var mismatch *tree.DigestMismatchError
+		switch {
+		case errors.Is(n.Err, tree.ErrMissing):
+			mark(l.row, StatusMissingChild)
+			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "the index lists %s but the registry does not have it", what)
+		case errors.As(n.Err, &mismatch):
+			mark(l.row, StatusDigestMismatch)
+			c.add(DigestMismatch, n.Descriptor.Digest.String(), l.claimed(), "%s: %v", what, mismatch)
+		default:
+			mark(l.row, StatusUnreadable)
+			c.problems = append(c.problems, fmt.Errorf("%s: %w", what, n.Err))
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/report"
+)
+
+type auditFlags struct {
+	require     string
+	format      string
+	output      string
+	failOn      string
+	targetsFile string
+	jobs        int
+	timeout     time.Duration
+	insecure    []string
+	verbose     bool
+}
+
+func newAuditCmd() *cobra.Command {
+	f := &auditFlags{}
+	cmd := &cobra.Command{
+		Use:   "audit [flags] TARGET...",
+		Short: "Check multi-arch images for missing architectures and platform mismatches",
+		Long: `Audit checks what each image index claims against what each image really
+is, and what you require against what is there.
+
+TARGET is one of:
+  registry/repo:tag          one tag (an index or a single image)
+  registry/repo@sha256:...   one digest
+  registry/repo              every tag of the repository
+  oci:DIR                    every entry of an OCI layout's index.json
+  oci:DIR:TAG                the entry named TAG (org.opencontainers.image.ref.name)
+
+A tag whose name names an architecture (latest-arm64, arm32v7-1.2) is judged
+as a single-arch image: it must hold that architecture, and --require does not
+apply to it.
+
+Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it;
+2 bad flag, reference, platform or file; 3 some target could not be audited
+(its error is reported; every other target is still audited).
+Credentials come from the Docker config and its credential helpers.`,
+		Example: `  # Gate a release: both architectures, nothing wrong
+  mlaudit audit --require linux/amd64,linux/arm64 ghcr.io/org/app:1.2.3
+
+  # Every tag of a repository, as JSON for a script
+  mlaudit audit --format json --output audit.json ghcr.io/org/app
+
+  # What buildx wrote with --output type=oci,dest=out.tar (unpacked to out/)
+  mlaudit audit --require linux/amd64,linux/arm64 oci:out
+
+  # A list of targets, for a sync script
+  mlaudit audit --targets-file images.txt --require linux/amd64,linux/arm64`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAudit(cmd, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.require, "require", "", "platforms every image must provide, comma-separated OS/ARCH[/VARIANT] (e.g. linux/amd64,linux/arm64,linux/arm/v7)")
+	fl.StringVar(&f.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", "))
+	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
+	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
+	fl.StringVar(&f.targetsFile, "targets-file", "", "read targets from this file, one a line ('#' starts a comment; - for standard input)")
+	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once")
+	fl.DurationVar(&f.timeout, "timeout", registry.DefaultTimeout, "time limit for each HTTP request, including reading its body")
+	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to this registry host[:port] (repeatable); loopback registries always may")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every HTTP request to standard error (never headers or credentials)")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	return cmd
+}
+
+func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
+	require, err := platform.ParseList(f.require)
+	if err != nil {
+		return usageError(fmt.Errorf("--require: %w", err))
+	}
+	format, err := report.ParseFormat(f.format)
+	if err != nil {
+		return usageError(err)
+	}
+	failOn, err := audit.ParseFailOn(f.failOn)
+	if err != nil {
+		return usageError(err)
+	}
+	names := append([]string(nil), args...)
+	if f.targetsFile != "" {
+		fromFile, err := readTargetsFile(cmd, f.targetsFile)
+		if err != nil {
+			return usageError(err)
+		}
+		names = append(names, fromFile...)
+	}
+	if len(names) == 0 {
+		return usageError(fmt.Errorf("no targets: name at least one, e.g. mlaudit audit ghcr.io/org/app:1.0 (see --help)"))
+	}
+	opts := []registry.Option{registry.WithJobs(f.jobs), registry.WithTimeout(f.timeout), registry.WithInsecure(f.insecure...)}
+	if f.verbose {
+		opts = append(opts, registry.WithLog(cmd.ErrOrStderr()))
+	}
+	client, err := registry.New(opts...)
+	if err != nil {
+		return usageError(err)
+	}
+	targets := make([]audit.Target, 0, len(names))
+	for _, n := range names {
+		if _, err := client.ParseTarget(n); err != nil {
+			return usageError(err)
+		}
+		targets = append(targets, audit.Target{Name: n, Require: require})
+	}
+
+	result := audit.Run(cmd.Context(), client, targets, audit.Options{Jobs: f.jobs, Progress: newProgress(cmd.ErrOrStderr())})
+	if err := writeReport(cmd, f.output, format, result); err != nil {
+		return &exitError{code: exitUnaudited, err: err}
+	}
+	if cmd.Context().Err() != nil {
+		return cmd.Context().Err()
+	}
+	switch {
+	case len(result.Errors) > 0:
+		return &exitError{code: exitUnaudited}
+	case result.Fails(failOn):
+		return &exitError{code: exitFindings}
+	}
+	return nil
+}
+
+func readTargetsFile(cmd *cobra.Command, path string) ([]string, error) {
+	var r io.Reader = cmd.InOrStdin()
+	name := "standard input"
+	if path != "-" {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--targets-file: %w", err)
+		}
+		defer file.Close()
+		r, name = file, path
+	}
+	return audit.ReadTargets(r, name)
+}
+
+// writeReport renders the result to --output or standard output. With
+// --output, the summary line still goes to standard output for the log.
+func writeReport(cmd *cobra.Command, output string, format report.Format, r *audit.Result) error {
+	if output == "" {
+		return report.Render(cmd.OutOrStdout(), format, r)
+	}
+	file, err := os.Create(output)
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	if err := report.Render(file, format, r); err != nil {
+		file.Close()
+		return fmt.Errorf("writing %s: %w", output, err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", output, err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r), "Report written to", output+".")
+	return nil
+}

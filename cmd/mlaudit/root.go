@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, a contract for scripts.
+const (
+	exitOK         = 0 // nothing at or above --fail-on
+	exitFindings   = 1 // findings at or above --fail-on
+	exitUsage      = 2 // bad flag, reference, platform or file
+	exitUnaudited  = 3 // some target could not be audited
+	exitInterrupts = 130
+)
+
+// exitError carries an exit code out of a command. A nil err means the
+// command already reported what happened.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks err as bad input (exit 2).
+func usageError(err error) error { return &exitError{code: exitUsage, err: err} }
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var e *exitError
+	if errors.As(err, &e) {
+		if e.err != nil {
+			fmt.Fprintln(stderr, "mlaudit:", e.err)
+		}
+		return e.code
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "mlaudit: interrupted")
+		return exitInterrupts
+	}
+	// Cobra's own errors (unknown command or flag) are usage errors.
+	fmt.Fprintln(stderr, "mlaudit:", err)
+	fmt.Fprintln(stderr, "Run 'mlaudit --help' for usage.")
+	return exitUsage
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mlaudit",
+		Short: "Audit and repair multi-arch container images",
+		Long: `mlaudit finds broken multi-arch images before your users do: an index that
+lost an architecture, a per-arch tag holding the wrong one, an index entry
+whose image config says another platform.
+
+Start with the demo, which runs on an embedded registry with no network:
+
+  mlaudit demo
+
+Then audit your own images:
+
+  mlaudit audit --require linux/amd64,linux/arm64 ghcr.io/org/app:1.2.3`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newAuditCmd(), newDemoCmd())
+	return root
+}

@@ -1,0 +1,134 @@
+// Package demo runs mlaudit's main job on an embedded default: it starts
+// go-containerregistry's in-process registry on a loopback port, seeds it
+// with the stories mlaudit exists for (package stories), audits them, and
+// prints the report. It needs no network and no set-up.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/report"
+	"github.com/mlaudit/mlaudit/stories"
+)
+
+// Options tune [Run].
+type Options struct {
+	// Format is the report format; table prints one section per story.
+	Format report.Format
+	// Registry options (for example request logging) for the client.
+	Registry []registry.Option
+}
+
+// Run seeds the stories into a fresh in-process registry and a temporary
+// OCI layout, audits them and writes the report to w. It returns the audit
+// result.
+func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("starting the demo registry on loopback: %w", err)
+	}
+	srv := &http.Server{Handler: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
+	go srv.Serve(ln) //nolint:errcheck // Serve returns when Close is called below.
+	defer srv.Close()
+
+	dir, err := os.MkdirTemp("", "mlaudit-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("making a directory for the demo's OCI layout: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	client, err := registry.New(opts.Registry...)
+	if err != nil {
+		return nil, err
+	}
+	dest := stories.Dest{Registry: ln.Addr().String(), LayoutDir: dir}
+	var targets []audit.Target
+	sections := make([]section, 0, len(stories.All()))
+	for _, s := range stories.All() {
+		seeded, err := s.Seed(ctx, client, dest)
+		if err != nil {
+			return nil, err
+		}
+		sec := section{story: s, refs: map[string]bool{}}
+		for _, t := range seeded {
+			require, err := platform.ParseList(t.Require)
+			if err != nil {
+				return nil, err
+			}
+			targets = append(targets, audit.Target{Name: t.Ref, Require: require})
+			sec.refs[t.Ref] = true
+			sec.require = t.Require
+		}
+		sections = append(sections, sec)
+	}
+
+	// Count only the audit's requests, not the seeding's.
+	auditClient, err := registry.New(opts.Registry...)
+	if err != nil {
+		return nil, err
+	}
+	result := audit.Run(ctx, auditClient, targets, audit.Options{})
+	if opts.Format != report.Table {
+		return result, report.Render(w, opts.Format, result)
+	}
+	return result, renderSections(w, sections, result, dir)
+}
+
+// section is one story's part of the report.
+type section struct {
+	story   stories.Story
+	refs    map[string]bool
+	require string
+}
+
+func renderSections(w io.Writer, sections []section, result *audit.Result, layoutDir string) error {
+	fmt.Fprintf(w, "mlaudit demo: %d real multi-arch failures, seeded into an in-process registry\n\n", len(sections))
+	for i, sec := range sections {
+		title := fmt.Sprintf("%d. %s (%s)", i+1, sec.story.Title, sec.story.Source)
+		fmt.Fprintf(w, "%s\n%s\n", title, strings.Repeat("=", min(len(title), 78)))
+		fmt.Fprintf(w, "required: %s\n\n", sec.require)
+		if err := report.Render(w, report.Table, filter(result, sec.refs)); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "All stories: %s\n", report.Summary(result))
+	fmt.Fprintf(w, "(the layout was written under %s and removed afterwards)\n\n", layoutDir)
+	fmt.Fprintln(w, "Audit your own images the same way:")
+	fmt.Fprintln(w, "  mlaudit audit --require linux/amd64,linux/arm64 REGISTRY/REPO:TAG")
+	return nil
+}
+
+// filter keeps the parts of r about the given references. Stats are
+// whole-run only, so they are left out.
+func filter(r *audit.Result, refs map[string]bool) *audit.Result {
+	out := &audit.Result{}
+	for _, img := range r.Images {
+		if refs[img.Ref] {
+			out.Images = append(out.Images, img)
+		}
+	}
+	for _, f := range r.Findings {
+		if refs[f.Ref] {
+			out.Findings = append(out.Findings, f)
+		}
+	}
+	for _, e := range r.Errors {
+		if refs[e.Ref] {
+			out.Errors = append(out.Errors, e)
+		}
+	}
+	return out
+}

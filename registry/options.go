@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+)
+
+// Option configures a [Client].
+type Option func(*options) error
+
+type options struct {
+	keychain  authn.Keychain
+	insecure  map[string]bool
+	timeout   time.Duration
+	transport http.RoundTripper
+	log       io.Writer
+	jobs      int
+	userAgent string
+}
+
+// DefaultTimeout bounds one HTTP request, from sending it to reading the
+// last byte of its answer.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultJobs is how many requests a Client has in flight at once.
+const DefaultJobs = 8
+
+func makeOptions(opts ...Option) (*options, error) {
+	o := &options{
+		keychain:  authn.DefaultKeychain,
+		insecure:  map[string]bool{},
+		timeout:   DefaultTimeout,
+		transport: http.DefaultTransport.(*http.Transport).Clone(),
+		jobs:      DefaultJobs,
+		userAgent: "mlaudit",
+	}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// WithKeychain sets where credentials come from. The default is
+// authn.DefaultKeychain: the Docker config ($DOCKER_CONFIG or
+// ~/.docker/config.json) and the credential helpers it names.
+func WithKeychain(k authn.Keychain) Option {
+	return func(o *options) error {
+		if k == nil {
+			return errors.New("registry: WithKeychain(nil)")
+		}
+		o.keychain = k
+		return nil
+	}
+}
+
+// WithInsecure allows plain HTTP to the named registry hosts ("host" or
+// "host:port"). By default only loopback registries (localhost, 127.0.0.0/8,
+// [::1]) may be reached over plain HTTP.
+func WithInsecure(hosts ...string) Option {
+	return func(o *options) error {
+		for _, h := range hosts {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.Contains(h, "/") {
+				return fmt.Errorf("--insecure-registry %q: give a host or host:port, e.g. registry.lan:5000", h)
+			}
+			o.insecure[strings.ToLower(h)] = true
+		}
+		return nil
+	}
+}
+
+// WithTimeout bounds each HTTP request, including reading its body. The
+// default is [DefaultTimeout].
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("--timeout %s: must be positive, e.g. 30s", d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// WithTransport sets the base HTTP transport, under mlaudit's own layers
+// (timeouts, request counting, logging, authentication). The default is a
+// clone of http.DefaultTransport.
+func WithTransport(t http.RoundTripper) Option {
+	return func(o *options) error {
+		if t == nil {
+			return errors.New("registry: WithTransport(nil)")
+		}
+		o.transport = t
+		return nil
+	}
+}
+
+// WithLog writes one line per HTTP request (method, URL without its query,
+// status, duration) to w. Headers, and so credentials, are never written.
+// The default writes nothing.
+func WithLog(w io.Writer) Option {
+	return func(o *options) error {
+		o.log = w
+		return nil
+	}
+}
+
+// WithJobs sets how many requests may be in flight at once. The default is
+// [DefaultJobs].
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("--jobs %d: must be at least 1", n)
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent sent to registries. The default is
+// "mlaudit".
+func WithUserAgent(ua string) Option {
+	return func(o *options) error {
+		o.userAgent = ua
+		return nil
+	}
+}

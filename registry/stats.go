@@ -1,0 +1,51 @@
+package registry
+
+import (
+	"sort"
+	"sync"
+)
+
+// Stats counts the HTTP requests a Client made: the real cost of an audit
+// (latency, and on Docker Hub every manifest GET counts as a pull).
+type Stats struct {
+	// Requests maps "METHOD kind" ("GET manifest", "HEAD manifest",
+	// "GET blob", "GET tags", "GET ping", "GET token") to a count.
+	Requests map[string]int64 `json:"requests"`
+	// Total is the sum of Requests.
+	Total int64 `json:"total"`
+}
+
+// Keys returns the keys of Requests in a stable order.
+func (s Stats) Keys() []string {
+	keys := make([]string, 0, len(s.Requests))
+	for k := range s.Requests {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+type statsCollector struct {
+	mu       sync.Mutex
+	requests map[string]int64
+}
+
+func (s *statsCollector) add(method, kind string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.requests == nil {
+		s.requests = map[string]int64{}
+	}
+	s.requests[method+" "+kind]++
+}
+
+func (s *statsCollector) snapshot() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Stats{Requests: make(map[string]int64, len(s.requests))}
+	for k, v := range s.requests {
+		out.Requests[k] = v
+		out.Total += v
+	}
+	return out
+}

@@ -1,0 +1,167 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The layers below wrap the base transport, outermost first:
+// schemePolicy, then counter (which also logs), then timeout. Each sees
+// every HTTP exchange, including pings, token requests and redirects.
+
+// schemePolicy refuses plain HTTP to hosts that are neither loopback nor
+// named insecure. go-containerregistry's ping falls back from HTTPS to HTTP
+// for private addresses and *.local names; mlaudit's rule is narrower, so it
+// is enforced here, where every request passes.
+type schemePolicy struct {
+	insecure map[string]bool
+	next     http.RoundTripper
+}
+
+func (s *schemePolicy) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !s.allowed(req.URL.Host) {
+		return nil, fmt.Errorf("refusing plain HTTP to %s: it is not a loopback address; pass --insecure-registry %s if it really serves HTTP", req.URL.Host, req.URL.Host)
+	}
+	return s.next.RoundTrip(req)
+}
+
+func (s *schemePolicy) allowed(host string) bool {
+	host = strings.ToLower(host)
+	if s.insecure[host] {
+		return true
+	}
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	if s.insecure[h] {
+		return true
+	}
+	return isLoopback(h)
+}
+
+// isLoopback reports whether a host name (without port) is a loopback
+// address or "localhost".
+func isLoopback(host string) bool {
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// counter counts requests by method and kind, and logs each one when a log
+// writer is set. It logs no headers and no query string: tokens and signed
+// storage URLs live there.
+type counter struct {
+	stats *statsCollector
+	log   io.Writer
+	logMu sync.Mutex
+	next  http.RoundTripper
+}
+
+func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
+	kind := requestKind(req)
+	c.stats.add(req.Method, kind)
+	start := time.Now()
+	resp, err := c.next.RoundTrip(req)
+	if c.log != nil {
+		outcome := ""
+		if err != nil {
+			outcome = "error: " + err.Error()
+		} else {
+			outcome = resp.Status
+		}
+		u := *req.URL
+		u.RawQuery, u.User, u.Fragment = "", nil, ""
+		c.logMu.Lock()
+		fmt.Fprintf(c.log, "%s %s [%s] %s (%s)\n", req.Method, u.String(), kind, outcome, time.Since(start).Round(time.Millisecond))
+		c.logMu.Unlock()
+	}
+	return resp, err
+}
+
+// requestKind classifies a request by its path, for the stats.
+func requestKind(req *http.Request) string {
+	p := req.URL.Path
+	switch {
+	case p == "/v2/" || p == "/v2":
+		return "ping"
+	case strings.Contains(p, "/manifests/"):
+		return "manifest"
+	case strings.Contains(p, "/blobs/"):
+		return "blob"
+	case strings.HasSuffix(p, "/tags/list"):
+		return "tags"
+	case strings.HasSuffix(p, "/_catalog"):
+		return "catalog"
+	case req.URL.Query().Has("scope") || req.URL.Query().Has("service") || strings.Contains(p, "token"):
+		return "token"
+	}
+	return "other"
+}
+
+// timeout bounds one exchange, from sending the request to closing the body.
+type timeout struct {
+	d    time.Duration
+	next http.RoundTripper
+}
+
+// TimeoutError says a registry did not answer within the per-request
+// timeout.
+type TimeoutError struct {
+	Host    string
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s did not answer within %s: the registry is stalled or unreachable; retry later or raise --timeout", e.Host, e.Timeout)
+}
+
+func (t *timeout) RoundTrip(req *http.Request) (*http.Response, error) {
+	parent := req.Context()
+	ctx, cancel := context.WithTimeout(parent, t.d)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, t.classify(parent, ctx, req, err)
+	}
+	resp.Body = &timeoutBody{ReadCloser: resp.Body, cancel: cancel, t: t, parent: parent, ctx: ctx, req: req}
+	return resp, nil
+}
+
+func (t *timeout) classify(parent, ctx context.Context, req *http.Request, err error) error {
+	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &TimeoutError{Host: req.URL.Host, Timeout: t.d}
+	}
+	return err
+}
+
+type timeoutBody struct {
+	io.ReadCloser
+	cancel      context.CancelFunc
+	t           *timeout
+	parent, ctx context.Context
+	req         *http.Request
+}
+
+func (b *timeoutBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.t.classify(b.parent, b.ctx, b.req, err)
+	}
+	return n, err
+}
+
+func (b *timeoutBody) Close() error {
+	defer b.cancel()
+	return b.ReadCloser.Close()
+}

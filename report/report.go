@@ -1,0 +1,53 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/mlaudit/mlaudit/audit"
+)
+
+// Format names an output format.
+type Format string
+
+// The output formats.
+const (
+	Table Format = "table"
+	JSON  Format = "json"
+)
+
+// renderers maps each format to the function that writes it.
+var renderers = map[Format]func(io.Writer, *audit.Result) error{
+	Table: renderTable,
+	JSON:  renderJSON,
+}
+
+// Formats lists the formats, sorted.
+func Formats() []string {
+	var out []string
+	for f := range renderers {
+		out = append(out, string(f))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParseFormat checks a format name, as given to --format.
+func ParseFormat(s string) (Format, error) {
+	f := Format(strings.ToLower(strings.TrimSpace(s)))
+	if _, ok := renderers[f]; !ok {
+		return "", fmt.Errorf("--format %q: unknown format; use one of %s", s, strings.Join(Formats(), ", "))
+	}
+	return f, nil
+}
+
+// Render writes r to w in format f.
+func Render(w io.Writer, f Format, r *audit.Result) error {
+	render, ok := renderers[f]
+	if !ok {
+		return fmt.Errorf("unknown report format %q", f)
+	}
+	return render(w, r)
+}

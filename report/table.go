@@ -1,0 +1,182 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/mlaudit/mlaudit/audit"
+)
+
+// width is the column the table report wraps prose at: CI logs and
+// terminals are at least this wide.
+const width = 80
+
+// renderTable writes, for each image, a line naming it and a table of its
+// platforms; then the findings with their hints; then the errors; then a
+// summary line. ASCII only, so it pastes cleanly into any CI log.
+func renderTable(w io.Writer, r *audit.Result) error {
+	p := &printer{w: w}
+	for _, img := range r.Images {
+		p.image(img)
+	}
+	if len(r.Findings) > 0 {
+		p.line("FINDINGS")
+		for _, f := range r.Findings {
+			p.finding(f)
+		}
+		p.line("")
+	}
+	if len(r.Errors) > 0 {
+		p.line("NOT AUDITED")
+		for _, e := range r.Errors {
+			p.line("  " + e.Ref)
+			p.wrapped("    ", e.Message)
+		}
+		p.line("")
+	}
+	p.line(Summary(r))
+	return p.err
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) line(s string) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintln(p.w, s)
+	}
+}
+
+// wrapped writes s wrapped at the report width, the first line after
+// first and the rest indented to line up with it.
+func (p *printer) wrapped(first, s string) {
+	rest := strings.Repeat(" ", len(first))
+	for i, l := range wrap(s, width-len(first)) {
+		if i == 0 {
+			p.line(first + l)
+		} else {
+			p.line(rest + l)
+		}
+	}
+}
+
+func (p *printer) image(img audit.Image) {
+	p.line(fmt.Sprintf("%s  (%s %s)", img.Ref, kindOf(img.MediaType), short(img.Digest)))
+	if p.err != nil {
+		return
+	}
+	t := tablewriter.NewTable(p.w,
+		tablewriter.WithRendition(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)}),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+	)
+	t.Header([]string{"PLATFORM", "CONFIG", "DIGEST", "STATUS"})
+	for _, pl := range img.Platforms {
+		config := pl.ConfigPlatform
+		if config == "" {
+			config = "-"
+		}
+		platformName := pl.Platform
+		if pl.Attestation {
+			platformName = "(attestation)"
+			config = "-"
+		}
+		if err := t.Append([]string{platformName, config, orDash(short(pl.Digest)), strings.ToUpper(pl.Status)}); err != nil {
+			p.err = err
+			return
+		}
+	}
+	if err := t.Render(); err != nil {
+		p.err = err
+		return
+	}
+	p.line("")
+}
+
+func (p *printer) finding(f audit.Finding) {
+	head := fmt.Sprintf("  %-7s %s  %s", strings.ToUpper(f.Severity.String()), f.Code, f.Ref)
+	if f.Platform != "" {
+		head += "  " + f.Platform
+	}
+	p.line(head)
+	p.wrapped("          ", f.Message)
+	p.wrapped("          fix: ", f.Hint)
+}
+
+// Summary is the report's last line: counts, then cost and time when the
+// result carries them.
+func Summary(r *audit.Result) string {
+	s := fmt.Sprintf("%d image(s) audited: %d error(s), %d warning(s)", len(r.Images), r.Count(audit.Error), r.Count(audit.Warning))
+	if len(r.Errors) > 0 {
+		s += fmt.Sprintf(", %d not audited", len(r.Errors))
+	}
+	if r.Stats.Requests == nil {
+		return s + "."
+	}
+	return s + fmt.Sprintf("; %d request(s) in %s.", r.Stats.RequestsTotal, (time.Duration(r.Stats.DurationMs) * time.Millisecond).String())
+}
+
+func kindOf(mt string) string {
+	switch types.MediaType(mt) {
+	case types.OCIImageIndex:
+		return "OCI index"
+	case types.DockerManifestList:
+		return "Docker manifest list"
+	case types.OCIManifestSchema1:
+		return "OCI image"
+	case types.DockerManifestSchema2:
+		return "Docker image"
+	}
+	if mt == "" {
+		return "unknown type"
+	}
+	return mt
+}
+
+// short abbreviates a digest to 12 hex digits, as docker does.
+func short(d string) string {
+	if i := strings.Index(d, ":"); i >= 0 {
+		d = d[i+1:]
+	}
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// wrap breaks s into lines of at most n characters at spaces; a word longer
+// than n stands on its own line.
+func wrap(s string, n int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > n {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}

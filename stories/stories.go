@@ -1,0 +1,217 @@
+package stories
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Writer is where stories are seeded. registry.Client implements it.
+type Writer interface {
+	Push(ctx context.Context, ref string, t remote.Taggable) error
+	Delete(ctx context.Context, ref string) error
+}
+
+// Dest says where a story is seeded: a registry host (with port) for the
+// repositories, and a directory under which OCI layouts are written.
+type Dest struct {
+	Registry  string
+	LayoutDir string
+}
+
+// Target is a reference a story audits and the platforms it requires.
+type Target struct {
+	Ref     string
+	Require string
+}
+
+// Story is one real failure, ready to seed and audit.
+type Story struct {
+	// Name is a short key ("komodo").
+	Name string
+	// Title says what happened, in one line.
+	Title string
+	// Source credits the public project that reported it.
+	Source string
+	seed   func(b *builder) []Target
+}
+
+// All returns every story, in the order of STORIES.md, then the extra
+// scenarios that cover the remaining finding codes.
+func All() []Story {
+	return []Story{
+		{Name: "komodo", Source: "Komodo", Title: "A per-arch tag holds the wrong architecture: latest-aarch64 is an amd64 image", seed: komodo},
+		{Name: "aibrix", Source: "AIBrix", Title: "An arm64 job overwrote the tags: the list lost linux/amd64, or became a single image", seed: aibrix},
+		{Name: "neko", Source: "Neko", Title: "Arm-prefixed names replaced by one multi-arch name per image variant", seed: neko},
+		{Name: "buildx", Source: "Buildx", Title: "A buildx OCI layout (--output type=oci) whose linux/arm64 entry is an amd64 image", seed: buildx},
+		{Name: "hygiene", Source: "BuildKit and registries", Title: "Index shapes clients trip over: mixed media types, odd spellings, duplicates, lost children", seed: hygiene},
+	}
+}
+
+// Seed pushes the story's images to dest and returns the targets to audit,
+// with full references.
+func (s Story) Seed(ctx context.Context, w Writer, dest Dest) ([]Target, error) {
+	b := &builder{ctx: ctx, w: w, dest: dest}
+	targets := s.seed(b)
+	if b.err != nil {
+		return nil, fmt.Errorf("seeding story %s: %w", s.Name, b.err)
+	}
+	return targets, nil
+}
+
+const (
+	twoArch   = "linux/amd64,linux/arm64"
+	threeArch = "linux/amd64,linux/arm64,linux/arm/v7"
+)
+
+func komodo(b *builder) []Target {
+	amd := b.image("linux/amd64", OCI, "periphery")
+	arm := b.image("linux/arm64/v8", OCI, "periphery")
+	b.push("komodo/periphery:latest", b.index(OCI,
+		Entry{Image: amd, Platform: "linux/amd64"},
+		Entry{Image: arm, Platform: "linux/arm64/v8"},
+		b.attestation(amd), b.attestation(arm)))
+	b.push("komodo/periphery:latest-aarch64", b.image("linux/amd64", OCI, "periphery built on an amd64 runner"))
+	return []Target{
+		{Ref: b.ref("komodo/periphery:latest"), Require: twoArch},
+		{Ref: b.ref("komodo/periphery:latest-aarch64"), Require: twoArch},
+	}
+}
+
+func aibrix(b *builder) []Target {
+	armRuntime := b.image("linux/arm64", Docker, "runtime")
+	b.push("aibrix/runtime:v0.3.0-rc.2-amd64", b.image("linux/amd64", Docker, "runtime"))
+	b.push("aibrix/runtime:v0.3.0-rc.2-arm64", armRuntime)
+	b.push("aibrix/runtime:v0.3.0-rc.2", b.index(Docker, Entry{Image: armRuntime, Platform: "linux/arm64"}))
+	b.push("aibrix/gateway-plugins:v0.3.0-rc.2", b.image("linux/arm64", Docker, "gateway-plugins"))
+	b.push("aibrix/metadata-service:v0.3.0-rc.2", b.index(Docker,
+		Entry{Image: b.image("linux/amd64", Docker, "metadata-service"), Platform: "linux/amd64"},
+		Entry{Image: b.image("linux/arm64", Docker, "metadata-service"), Platform: "linux/arm64"}))
+	return []Target{
+		{Ref: b.ref("aibrix/runtime:v0.3.0-rc.2"), Require: twoArch},
+		{Ref: b.ref("aibrix/gateway-plugins:v0.3.0-rc.2"), Require: twoArch},
+		{Ref: b.ref("aibrix/metadata-service:v0.3.0-rc.2"), Require: twoArch},
+	}
+}
+
+func neko(b *builder) []Target {
+	b.push("neko/neko:arm-firefox", b.image("linux/arm/v7", OCI, "legacy arm-firefox"))
+	b.push("neko/firefox:latest", b.index(OCI,
+		Entry{Image: b.image("linux/amd64", OCI, "firefox"), Platform: "linux/amd64"},
+		Entry{Image: b.image("linux/arm64/v8", OCI, "firefox"), Platform: "linux/arm64/v8"},
+		Entry{Image: b.image("linux/arm/v7", OCI, "firefox"), Platform: "linux/arm/v7"}))
+	b.push("neko/nvidia-firefox:latest", b.index(OCI,
+		Entry{Image: b.image("linux/amd64", OCI, "nvidia-firefox"), Platform: "linux/amd64"},
+		Entry{Image: b.image("linux/arm64/v8", OCI, "nvidia-firefox"), Platform: "linux/arm64/v8"}))
+	return []Target{
+		{Ref: b.ref("neko/neko:arm-firefox"), Require: threeArch},
+		{Ref: b.ref("neko/firefox:latest"), Require: threeArch},
+		{Ref: b.ref("neko/nvidia-firefox:latest"), Require: threeArch},
+	}
+}
+
+func buildx(b *builder) []Target {
+	amd := b.image("linux/amd64", OCI, "app")
+	wrong := b.image("linux/amd64", OCI, "app built FROM an amd64 base")
+	b.push(b.layout("buildx-out", "app-1.0"), b.index(OCI,
+		Entry{Image: amd, Platform: "linux/amd64"},
+		Entry{Image: wrong, Platform: "linux/arm64"},
+		b.attestation(amd), b.attestation(wrong)))
+	return []Target{{Ref: b.layout("buildx-out", "app-1.0"), Require: twoArch}}
+}
+
+func hygiene(b *builder) []Target {
+	amd := b.image("linux/amd64", Docker, "tool")
+	gone := b.image("linux/arm64", OCI, "tool, since deleted")
+	b.push("acme/tool:3.1", b.index(Docker,
+		Entry{Image: amd, Platform: "linux/amd64"},
+		Entry{Image: b.image("linux/aarch64", OCI, "tool"), Platform: "linux/aarch64"},
+		Entry{Image: b.image("linux/amd64", Docker, "tool rebuilt"), Platform: "linux/amd64"},
+		Entry{Image: b.image("linux/s390x", Docker, "tool")},
+		b.attestation(gone)))
+
+	arm := b.image("linux/arm64", OCI, "broken")
+	b.push("acme/broken:1.0", b.index(OCI,
+		Entry{Image: b.image("linux/amd64", OCI, "broken"), Platform: "linux/amd64"},
+		Entry{Image: arm, Platform: "linux/arm64"}))
+	b.delete("acme/broken", arm)
+	return []Target{
+		{Ref: b.ref("acme/tool:3.1"), Require: twoArch},
+		{Ref: b.ref("acme/broken:1.0"), Require: twoArch},
+	}
+}
+
+// builder keeps the first error, so seeds read as a list of steps.
+type builder struct {
+	ctx  context.Context
+	w    Writer
+	dest Dest
+	err  error
+}
+
+func (b *builder) ref(repoTag string) string { return b.dest.Registry + "/" + repoTag }
+
+func (b *builder) layout(dir, tag string) string {
+	return "oci:" + b.dest.LayoutDir + "/" + dir + ":" + tag
+}
+
+func (b *builder) image(p string, f Format, salt string) v1.Image {
+	if b.err != nil {
+		return nil
+	}
+	img, err := Image(p, f, salt)
+	b.err = err
+	return img
+}
+
+func (b *builder) index(f Format, entries ...Entry) v1.ImageIndex {
+	if b.err != nil {
+		return nil
+	}
+	idx, err := Index(f, entries...)
+	b.err = err
+	return idx
+}
+
+func (b *builder) attestation(subject v1.Image) Entry {
+	if b.err != nil {
+		return Entry{}
+	}
+	d, err := subject.Digest()
+	if err != nil {
+		b.err = err
+		return Entry{}
+	}
+	att, err := Attestation(d)
+	b.err = err
+	return Entry{Image: att, Attests: &d}
+}
+
+// push writes t to a repository reference or, for "oci:" references, an
+// OCI layout.
+func (b *builder) push(ref string, t remote.Taggable) {
+	if b.err != nil {
+		return
+	}
+	if len(ref) < 4 || ref[:4] != "oci:" {
+		ref = b.ref(ref)
+	}
+	b.err = b.w.Push(b.ctx, ref, t)
+}
+
+// delete removes img's manifest from repo after the index that lists it was
+// pushed: registries refuse an index whose children are missing, so this is
+// the only way to build a missing child.
+func (b *builder) delete(repo string, img v1.Image) {
+	if b.err != nil {
+		return
+	}
+	d, err := img.Digest()
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.err = b.w.Delete(b.ctx, b.ref(repo)+"@"+d.String())
+}

@@ -1,0 +1,110 @@
+package tree
+
+import (
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Annotation keys BuildKit writes on attestation manifests in an index. No
+// library exports them: they are Docker's, not OCI's.
+const (
+	// AnnotationReferenceType marks an index entry as an attestation when
+	// its value is [AttestationManifest].
+	AnnotationReferenceType = "vnd.docker.reference.type"
+	// AnnotationReferenceDigest names the digest of the image an
+	// attestation describes.
+	AnnotationReferenceDigest = "vnd.docker.reference.digest"
+	// AttestationManifest is the value of [AnnotationReferenceType] on
+	// attestation manifests.
+	AttestationManifest = "attestation-manifest"
+)
+
+// Node is one manifest reached while walking a target, and what hangs below
+// it.
+type Node struct {
+	// Descriptor is how the node was reached: the parent index's entry for
+	// a child (with the platform the index claims), or the resolved
+	// descriptor for a root.
+	Descriptor v1.Descriptor
+	// Raw holds the manifest bytes as fetched.
+	Raw []byte
+	// Index is set when the node is an image index or manifest list.
+	Index *v1.IndexManifest
+	// Manifest is set when the node is an image manifest.
+	Manifest *v1.Manifest
+	// Config is the image's config, when the node is an image whose config
+	// was fetched.
+	Config *v1.ConfigFile
+	// Children are the index's entries, in index order; attestation entries
+	// are present but not fetched.
+	Children []*Node
+	// Err says why the node (or, for an image, its config) could not be
+	// read. It wraps [ErrMissing] or a [*DigestMismatchError] for the
+	// failures audits report as findings.
+	Err error
+}
+
+// IsIndex reports whether the node is an image index or manifest list,
+// judged by its descriptor's media type when it could not be fetched.
+func (n *Node) IsIndex() bool {
+	if n.Index != nil {
+		return true
+	}
+	return n.Manifest == nil && n.Descriptor.MediaType.IsIndex()
+}
+
+// IsAttestation reports whether the node is an attestation manifest entry
+// (BuildKit's provenance and SBOM), which has no runnable platform.
+func (n *Node) IsAttestation() bool {
+	return IsAttestation(n.Descriptor)
+}
+
+// IsAttestation reports whether an index entry is an attestation manifest.
+func IsAttestation(d v1.Descriptor) bool {
+	return d.Annotations[AnnotationReferenceType] == AttestationManifest
+}
+
+// MediaType is the node's media type: the manifest's own mediaType field
+// when it has one, else the descriptor's.
+func (n *Node) MediaType() types.MediaType {
+	switch {
+	case n.Index != nil && n.Index.MediaType != "":
+		return n.Index.MediaType
+	case n.Manifest != nil && n.Manifest.MediaType != "":
+		return n.Manifest.MediaType
+	}
+	return n.Descriptor.MediaType
+}
+
+// Images returns the image manifests below n, walking nested indexes, in
+// index order: the entries whose platforms count for n. For an image, it is
+// n itself. Attestation entries are left out.
+func (n *Node) Images() []*Node {
+	if !n.IsIndex() {
+		return []*Node{n}
+	}
+	var out []*Node
+	for _, c := range n.Children {
+		if c.IsAttestation() {
+			continue
+		}
+		if c.IsIndex() {
+			out = append(out, c.Images()...)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Indexes returns n and every index nested below it, parents first.
+func (n *Node) Indexes() []*Node {
+	if !n.IsIndex() {
+		return nil
+	}
+	out := []*Node{n}
+	for _, c := range n.Children {
+		out = append(out, c.Indexes()...)
+	}
+	return out
+}
