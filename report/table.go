@@ -122,7 +122,7 @@ func Summary(r *audit.Result) string {
 	if r.Stats.Requests == nil {
 		return s + "."
 	}
-	return s + fmt.Sprintf("; %d request(s) in %s.", r.Stats.RequestsTotal, (time.Duration(r.Stats.DurationMs) * time.Millisecond).String())
+	return s + fmt.Sprintf("; %d request(s) in %s.", r.Stats.RequestsTotal, (time.Duration(r.Stats.DurationMs)*time.Millisecond).String())
 }
 
 func kindOf(mt string) string {
