@@ -1,0 +1,31 @@
+package audit_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/storytest"
+	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/stories"
+)
+
+// TestStories seeds every story into the in-process registry (and an OCI
+// layout) and checks the audit finds exactly what each story should.
+func TestStories(t *testing.T) {
+	dest := stories.Dest{Registry: testregistry.InProcess(t, nil), LayoutDir: t.TempDir()}
+	client := newClient(t)
+	targets := storytest.Seed(t, client, dest)
+	r := audit.Run(context.Background(), client, targets, audit.Options{Jobs: 4})
+	storytest.Check(t, r, dest)
+}
+
+func newClient(t testing.TB, opts ...registry.Option) *registry.Client {
+	t.Helper()
+	c, err := registry.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
