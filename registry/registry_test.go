@@ -1,0 +1,349 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/stories"
+	"github.com/mlaudit/mlaudit/tree"
+)
+
+func newClient(t testing.TB, opts ...registry.Option) *registry.Client {
+	t.Helper()
+	c, err := registry.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func image(t testing.TB, p string) v1.Image {
+	t.Helper()
+	img, err := stories.Image(p, stories.OCI, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestParseTarget(t *testing.T) {
+	layout := t.TempDir() + "/out"
+	c := newClient(t)
+	if err := c.Push(context.Background(), "oci:"+layout+":v1", image(t, "linux/amd64")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		in   string
+		kind registry.TargetKind
+		err  bool
+	}{
+		{in: "localhost:5000/app:1.0", kind: registry.KindImage},
+		{in: "ghcr.io/org/app@sha256:" + strings.Repeat("a", 64), kind: registry.KindImage},
+		{in: "ghcr.io/org/app", kind: registry.KindRepository},
+		{in: "localhost:5000/org/app", kind: registry.KindRepository},
+		{in: "oci:" + layout, kind: registry.KindLayout},
+		{in: "oci:" + layout + ":v1", kind: registry.KindLayout},
+		{in: "", err: true},
+		{in: "ghcr.io/Org/App:1", err: true},
+		{in: "ghcr.io/org/app:bad tag", err: true},
+		{in: "ghcr.io/org/app@sha256:short", err: true},
+		{in: "oci:", err: true},
+		{in: "oci:/does/not/exist", err: true},
+		{in: "oci:" + t.TempDir(), err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := c.ParseTarget(tt.in)
+			if tt.err {
+				if !errors.Is(err, registry.ErrInvalidTarget) {
+					t.Fatalf("ParseTarget(%q) error = %v, want ErrInvalidTarget", tt.in, err)
+				}
+				if tt.in != "" && !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.in)) {
+					t.Errorf("the error should name the target: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseTarget(%q): %v", tt.in, err)
+			}
+			if got.Kind != tt.kind {
+				t.Errorf("ParseTarget(%q).Kind = %v, want %v", tt.in, got.Kind, tt.kind)
+			}
+		})
+	}
+}
+
+// fakeRegistry answers the ping and hands every other request to h.
+func fakeRegistry(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		h(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestExpandFollowsLinkPagination(t *testing.T) {
+	pages := map[string]struct {
+		tags []string
+		next string
+	}{
+		"":  {[]string{"a", "b"}, "/v2/app/tags/list?last=b&n=2"},
+		"b": {[]string{"c", "d"}, "/v2/app/tags/list?last=d&n=2"},
+		"d": {[]string{"e"}, ""},
+	}
+	host := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		p, ok := pages[r.URL.Query().Get("last")]
+		if !ok || r.URL.Path != "/v2/app/tags/list" {
+			http.NotFound(w, r)
+			return
+		}
+		if p.next != "" {
+			w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next"`, p.next))
+		}
+		fmt.Fprintf(w, `{"name":"app","tags":["%s"]}`, strings.Join(p.tags, `","`))
+	})
+	c := newClient(t)
+	refs, err := c.Expand(context.Background(), host+"/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, r := range refs {
+		tags = append(tags, r[strings.LastIndex(r, ":")+1:])
+	}
+	if got := strings.Join(tags, ","); got != "a,b,c,d,e" {
+		t.Errorf("tags = %s, want a,b,c,d,e", got)
+	}
+	if n := c.Stats().Requests["GET tags"]; n != 3 {
+		t.Errorf("GET tags = %d, want 3 (one per page)", n)
+	}
+}
+
+func TestFetchMakesOneRequestPerManifestAndConfig(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	amd, arm := image(t, "linux/amd64"), image(t, "linux/arm64")
+	att, err := stories.Attestation(mustDigest(t, amd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mustDigest(t, amd)
+	idx, err := stories.Index(stories.OCI,
+		stories.Entry{Image: amd, Platform: "linux/amd64"},
+		stories.Entry{Image: arm, Platform: "linux/arm64"},
+		stories.Entry{Image: att, Attests: &d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newClient(t).Push(context.Background(), host+"/app:1", idx); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t)
+	root, err := c.Fetch(context.Background(), host+"/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(root.Images()) != 2 || root.Images()[1].Config.Architecture != "arm64" {
+		t.Fatalf("the tree should hold two images with configs, got %d", len(root.Images()))
+	}
+	got := c.Stats().Requests
+	// The index and two image manifests; two configs; the attestation is
+	// not fetched.
+	if got["GET manifest"] != 3 || got["GET blob"] != 2 || got["HEAD manifest"] != 0 {
+		t.Errorf("requests = %v, want 3 GET manifest and 2 GET blob", got)
+	}
+}
+
+func TestUnknownRepositoryIsMissing(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	_, err := newClient(t).Fetch(context.Background(), host+"/nothing:here")
+	if !errors.Is(err, tree.ErrMissing) {
+		t.Fatalf("err = %v, want tree.ErrMissing", err)
+	}
+	if !strings.Contains(err.Error(), host+"/nothing:here") {
+		t.Errorf("the error should name the reference: %v", err)
+	}
+}
+
+func TestStalledRegistryTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	host := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release // never answers until the test ends
+	})
+	t.Cleanup(func() { close(release) })
+	c := newClient(t, registry.WithTimeout(100*time.Millisecond))
+	_, err := c.Fetch(context.Background(), host+"/app:1")
+	var te *registry.TimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v, want a *registry.TimeoutError", err)
+	}
+	if !strings.Contains(err.Error(), "--timeout") {
+		t.Errorf("the error should say what to do: %v", err)
+	}
+}
+
+func TestTricklingBodyTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	host := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"schemaVersion":2,`))
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	t.Cleanup(func() { close(release) })
+	c := newClient(t, registry.WithTimeout(100*time.Millisecond))
+	_, err := c.Fetch(context.Background(), host+"/app:1")
+	var te *registry.TimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v, want a *registry.TimeoutError", err)
+	}
+}
+
+func TestGarbageAndOversizedAnswers(t *testing.T) {
+	tests := []struct {
+		name, contentType string
+		body              []byte
+		want              string
+	}{
+		{"html", "text/html", []byte("<html><body>Welcome to nginx!</body></html>"), "not valid JSON"},
+		{"json that is no manifest", "application/json", []byte(`{"hello":"world"}`), "neither an index nor an image"},
+		{"schema 1", "application/vnd.docker.distribution.manifest.v1+prettyjws", []byte(`{"schemaVersion":1}`), "schema 1"},
+		{"over 4 MiB", "application/vnd.oci.image.index.v1+json", bytes.Repeat([]byte(" "), 5<<20), "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				_, _ = w.Write(tt.body)
+			})
+			root, err := newClient(t).Fetch(context.Background(), host+"/app:1")
+			if err == nil {
+				err = root.Err
+			}
+			if !errors.Is(err, registry.ErrBadResponse) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrBadResponse saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnauthorizedSaysWhereCredentialsComeFrom(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	_, err := newClient(t).Fetch(context.Background(), host+"/private/app:1")
+	if !errors.Is(err, registry.ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+	for _, want := range []string{host, "docker login", "credential helpers"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error should mention %q: %v", want, err)
+		}
+	}
+}
+
+// recorder is a transport that records URLs and never touches the network.
+type recorder struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.urls = append(r.urls, req.URL.String())
+	r.mu.Unlock()
+	return nil, errors.New("recorder: no network in tests")
+}
+
+func (r *recorder) sawScheme(scheme string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range r.urls {
+		if strings.HasPrefix(u, scheme+"://") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPlainHTTPOnlyForLoopbackOrInsecureHosts(t *testing.T) {
+	// 10.1.2.3 is a private address: go-containerregistry alone would fall
+	// back to plain HTTP for it. The recorder answers instead of the network.
+	rec := &recorder{}
+	_, err := newClient(t, registry.WithTransport(rec)).Fetch(context.Background(), "10.1.2.3:5000/app:1")
+	if err == nil {
+		t.Fatal("expected an error from the recording transport")
+	}
+	if rec.sawScheme("http") {
+		t.Errorf("plain HTTP was sent to a non-loopback host: %v", rec.urls)
+	}
+	if !rec.sawScheme("https") {
+		t.Errorf("HTTPS was not tried: %v", rec.urls)
+	}
+
+	rec = &recorder{}
+	_, _ = newClient(t, registry.WithTransport(rec), registry.WithInsecure("10.1.2.3:5000")).Fetch(context.Background(), "10.1.2.3:5000/app:1")
+	if !rec.sawScheme("http") {
+		t.Errorf("--insecure-registry should allow plain HTTP: %v", rec.urls)
+	}
+}
+
+func TestLogShowsNoQueryOrHeaders(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	if err := newClient(t).Push(context.Background(), host+"/app:1", image(t, "linux/amd64")); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	c := newClient(t, registry.WithLog(&log))
+	if _, err := c.Expand(context.Background(), host+"/app"); err != nil {
+		t.Fatal(err)
+	}
+	out := log.String()
+	if !strings.Contains(out, "GET http://"+host+"/v2/app/tags/list [tags] 200 OK") {
+		t.Errorf("log should show the tag list request:\n%s", out)
+	}
+	if strings.Contains(out, "n=1000") || strings.Contains(out, "Authorization") {
+		t.Errorf("log must not show queries or headers:\n%s", out)
+	}
+}
+
+func TestOptionsRejectBadValues(t *testing.T) {
+	for name, opt := range map[string]registry.Option{
+		"timeout":  registry.WithTimeout(0),
+		"jobs":     registry.WithJobs(0),
+		"insecure": registry.WithInsecure("http://host/"),
+	} {
+		if _, err := registry.New(opt); err == nil {
+			t.Errorf("%s: a bad value was accepted", name)
+		}
+	}
+}
+
+func mustDigest(t testing.TB, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
