@@ -103,16 +103,33 @@ func (c *Client) nameOptions(s string) []name.Option {
 }
 
 // splitLayout splits "DIR", "DIR:TAG" or "DIR@sha256:..." (the part after
-// "oci:"). A DIR that exists with a colon in its name is taken whole.
+// "oci:"). Ref names may hold colons ("docker.io/library/app:1.0"), so the
+// split is at the first colon whose left side is an existing directory;
+// when none is (a layout about to be written), at the last colon.
 func splitLayout(rest string) (dir, tag string) {
-	if i := strings.LastIndex(rest, "@"); i > 0 {
+	if i := strings.LastIndex(rest, "@sha256:"); i > 0 {
 		return rest[:i], rest[i+1:]
 	}
-	if _, err := os.Stat(rest); err == nil {
+	if isDir(rest) {
 		return rest, ""
+	}
+	for i := strings.Index(rest, ":"); i > 0; {
+		if isDir(rest[:i]) {
+			return rest[:i], rest[i+1:]
+		}
+		j := strings.Index(rest[i+1:], ":")
+		if j < 0 {
+			break
+		}
+		i += j + 1
 	}
 	if i := strings.LastIndex(rest, ":"); i > 0 {
 		return rest[:i], rest[i+1:]
 	}
 	return rest, ""
+}
+
+func isDir(p string) bool {
+	info, err := os.Stat(p)
+	return err == nil && info.IsDir()
 }
