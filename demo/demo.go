@@ -83,7 +83,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 	if opts.Format != report.Table {
 		return result, report.Render(w, opts.Format, result)
 	}
-	return result, renderSections(w, sections, result, dir)
+	return result, renderSections(w, sections, result)
 }
 
 // section is one story's part of the report.
@@ -93,19 +93,21 @@ type section struct {
 	require string
 }
 
-func renderSections(w io.Writer, sections []section, result *audit.Result, layoutDir string) error {
+func renderSections(w io.Writer, sections []section, result *audit.Result) error {
 	fmt.Fprintf(w, "mlaudit demo: %d real multi-arch failures, seeded into an in-process registry\n\n", len(sections))
 	for i, sec := range sections {
-		title := fmt.Sprintf("%d. %s (%s)", i+1, sec.story.Title, sec.story.Source)
-		fmt.Fprintf(w, "%s\n%s\n", title, strings.Repeat("=", min(len(title), 78)))
-		fmt.Fprintf(w, "required: %s\n\n", sec.require)
+		heading := fmt.Sprintf("%d. %s", i+1, sec.story.Source)
+		fmt.Fprintf(w, "%s\n%s\n", heading, strings.Repeat("=", len(heading)))
+		for _, l := range report.Wrap(sec.story.Title, 78) {
+			fmt.Fprintln(w, l)
+		}
+		fmt.Fprintf(w, "Required: %s\n\n", sec.require)
 		if err := report.Render(w, report.Table, filter(result, sec.refs)); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "All stories: %s\n", report.Summary(result))
-	fmt.Fprintf(w, "(the layout was written under %s and removed afterwards)\n\n", layoutDir)
+	fmt.Fprintf(w, "All stories:\n  %s\n\n", report.Summary(result))
 	fmt.Fprintln(w, "Audit your own images the same way:")
 	fmt.Fprintln(w, "  mlaudit audit --require linux/amd64,linux/arm64 REGISTRY/REPO:TAG")
 	return nil

@@ -17,17 +17,19 @@ import (
 // terminals are at least this wide.
 const width = 80
 
-// renderTable writes, for each image, a line naming it and a table of its
-// platforms; then the findings with their hints; then the errors; then a
-// summary line. ASCII only, so it pastes cleanly into any CI log.
+// renderTable writes, for each image, its reference, a table of its
+// platforms and its findings with their hints; then what could not be
+// audited; then a summary line. ASCII only and 80 columns wide (but for
+// long references), so it pastes cleanly into any CI log.
 func renderTable(w io.Writer, r *audit.Result) error {
 	p := &printer{w: w}
+	byRef := map[string][]audit.Finding{}
+	for _, f := range r.Findings {
+		byRef[f.Ref] = append(byRef[f.Ref], f)
+	}
 	for _, img := range r.Images {
 		p.image(img)
-	}
-	if len(r.Findings) > 0 {
-		p.line("FINDINGS")
-		for _, f := range r.Findings {
+		for _, f := range byRef[img.Ref] {
 			p.finding(f)
 		}
 		p.line("")
@@ -69,7 +71,8 @@ func (p *printer) wrapped(first, s string) {
 }
 
 func (p *printer) image(img audit.Image) {
-	p.line(fmt.Sprintf("%s  (%s %s)", img.Ref, kindOf(img.MediaType), short(img.Digest)))
+	p.line(img.Ref)
+	p.line(fmt.Sprintf("%s sha256:%s", kindOf(img.MediaType), short(img.Digest)))
 	if p.err != nil {
 		return
 	}
@@ -90,39 +93,44 @@ func (p *printer) image(img audit.Image) {
 			platformName = "(attestation)"
 			config = "-"
 		}
-		if err := t.Append([]string{platformName, config, orDash(short(pl.Digest)), strings.ToUpper(pl.Status)}); err != nil {
+		if err := t.Append([]string{cell(platformName), cell(config), orDash(short(pl.Digest)), strings.ToUpper(pl.Status)}); err != nil {
 			p.err = err
 			return
 		}
 	}
 	if err := t.Render(); err != nil {
 		p.err = err
-		return
 	}
-	p.line("")
 }
 
 func (p *printer) finding(f audit.Finding) {
-	head := fmt.Sprintf("  %-7s %s  %s", strings.ToUpper(f.Severity.String()), f.Code, f.Ref)
+	head := fmt.Sprintf("%-7s %s", strings.ToUpper(f.Severity.String()), f.Code)
 	if f.Platform != "" {
 		head += "  " + f.Platform
 	}
 	p.line(head)
-	p.wrapped("          ", f.Message)
-	p.wrapped("          fix: ", f.Hint)
+	p.wrapped("        ", f.Message)
+	p.wrapped("        fix: ", f.Hint)
 }
 
 // Summary is the report's last line: counts, then cost and time when the
 // result carries them.
 func Summary(r *audit.Result) string {
-	s := fmt.Sprintf("%d image(s) audited: %d error(s), %d warning(s)", len(r.Images), r.Count(audit.Error), r.Count(audit.Warning))
+	s := fmt.Sprintf("%s audited: %s, %s", plural(len(r.Images), "image"), plural(r.Count(audit.Error), "error"), plural(r.Count(audit.Warning), "warning"))
 	if len(r.Errors) > 0 {
 		s += fmt.Sprintf(", %d not audited", len(r.Errors))
 	}
 	if r.Stats.Requests == nil {
 		return s + "."
 	}
-	return s + fmt.Sprintf("; %d request(s) in %s.", r.Stats.RequestsTotal, (time.Duration(r.Stats.DurationMs)*time.Millisecond).String())
+	return s + fmt.Sprintf("; %s in %s.", plural(int(r.Stats.RequestsTotal), "request"), (time.Duration(r.Stats.DurationMs)*time.Millisecond).String())
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func kindOf(mt string) string {
@@ -153,12 +161,27 @@ func short(d string) string {
 	return d
 }
 
+// cell fits a platform into a table cell: a Windows os.version goes on a
+// second line ("windows/amd64", "(10.0.20348.2227)"), so two platform
+// columns stay within 80 columns.
+func cell(platform string) string {
+	open, close := strings.Index(platform, "("), strings.Index(platform, ")")
+	if open < 0 || close < open {
+		return platform
+	}
+	return platform[:open] + platform[close+1:] + "\n" + platform[open:close+1]
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return s
 }
+
+// Wrap breaks s into lines of at most n characters at spaces, for prose in
+// reports; a word longer than n stands on its own line.
+func Wrap(s string, n int) []string { return wrap(s, n) }
 
 // wrap breaks s into lines of at most n characters at spaces; a word longer
 // than n stands on its own line.

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/storytest"
+	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/stories"
+)
+
+func TestUsageErrorsExit2AndNameTheInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"malformed reference", []string{"audit", "localhost:5000/Bad/Name:1"}, `"localhost:5000/Bad/Name:1"`},
+		{"bare architecture", []string{"audit", "--require", "arm64", "localhost:5000/app:1"}, `"arm64"`},
+		{"unknown platform form", []string{"audit", "--require", "linux/amd64/v2/x", "localhost:5000/app:1"}, `"linux/amd64/v2/x"`},
+		{"unknown format", []string{"audit", "--format", "yaml", "localhost:5000/app:1"}, `"yaml"`},
+		{"unknown fail-on", []string{"audit", "--fail-on", "sometimes", "localhost:5000/app:1"}, `"sometimes"`},
+		{"bad timeout", []string{"audit", "--timeout", "0s", "localhost:5000/app:1"}, "--timeout"},
+		{"unknown flag", []string{"audit", "--frobnicate", "localhost:5000/app:1"}, "frobnicate"},
+		{"no targets", []string{"audit"}, "no targets"},
+		{"missing targets file", []string{"audit", "--targets-file", "/nonexistent/list"}, "/nonexistent/list"},
+		{"layout that is not one", []string{"audit", "oci:/nonexistent"}, `"oci:/nonexistent"`},
+		{"unknown command", []string{"frobnicate"}, "frobnicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mlaudit(t, "", tt.args...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2\nstderr: %s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr should name %s:\n%s", tt.want, r.stderr)
+			}
+		})
+	}
+}
+
+// seedStories seeds every story into host (and a layout dir) with a client.
+func seedStories(t *testing.T, host string) (stories.Dest, map[string][]audit.Target) {
+	t.Helper()
+	dest := stories.Dest{Registry: host, LayoutDir: t.TempDir()}
+	c, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRequire := map[string][]audit.Target{}
+	for _, s := range stories.All() {
+		seeded, err := s.Seed(context.Background(), c, dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range seeded {
+			byRequire[st.Require] = append(byRequire[st.Require], audit.Target{Name: st.Ref})
+		}
+	}
+	return dest, byRequire
+}
+
+// auditStories runs the binary once per --require group, with the targets
+// in a targets file, and checks the exit code and the JSON findings.
+func auditStories(t *testing.T, host string) {
+	dest, byRequire := seedStories(t, host)
+	var all audit.Result
+	for require, targets := range byRequire {
+		var list strings.Builder
+		list.WriteString("# story targets\n")
+		wantCode := 0
+		for _, tg := range targets {
+			list.WriteString(tg.Name + "  # " + storytest.Key(tg.Name, dest) + "\n")
+			for _, w := range storytest.Want[storytest.Key(tg.Name, dest)] {
+				if code := audit.Code(strings.Fields(w)[0]); code.Info().Severity == audit.Error {
+					wantCode = 1
+				}
+			}
+		}
+		file := filepath.Join(t.TempDir(), "targets.txt")
+		if err := os.WriteFile(file, []byte(list.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := mlaudit(t, "", "audit", "--format", "json", "--require", require, "--targets-file", file)
+		if r.code != wantCode {
+			t.Errorf("--require %s: exit %d, want %d\nstderr: %s", require, r.code, wantCode, r.stderr)
+		}
+		rep := decode(t, r.stdout)
+		if rep.Stats.Requests["GET manifest"] == 0 || rep.Stats.DurationMs < 0 {
+			t.Errorf("stats should count requests: %+v", rep.Stats)
+		}
+		all.Images = append(all.Images, rep.Images...)
+		all.Findings = append(all.Findings, rep.Findings...)
+		all.Errors = append(all.Errors, rep.Errors...)
+	}
+	storytest.Check(t, &all, dest)
+}
+
+func TestStoriesOnInProcessRegistry(t *testing.T) {
+	auditStories(t, testregistry.InProcess(t, nil))
+}
+
+func TestStoriesOnDistributionRegistry(t *testing.T) {
+	auditStories(t, testregistry.Distribution(t))
+}
+
+func TestOneFailingTargetDoesNotHideOthers(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	seedStories(t, host)
+	good := host + "/neko/firefox:latest"
+	r := mlaudit(t, "", "audit", "--format", "json", "--require", "linux/amd64", host+"/no/such:repo", good, host+"/also/missing")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	rep := decode(t, r.stdout)
+	if len(rep.Images) != 1 || rep.Images[0].Ref != good {
+		t.Errorf("the healthy target should still be audited: %+v", rep.Images)
+	}
+	if len(rep.Errors) != 2 {
+		t.Fatalf("want an error for each missing target, got %+v", rep.Errors)
+	}
+	if !strings.Contains(rep.Errors[0].Message, "not found") && !strings.Contains(rep.Errors[0].Message, "404") {
+		t.Errorf("the error should say the target is not found: %s", rep.Errors[0].Message)
+	}
+}
+
+func TestGarbageRegistryExit3WithoutPanic(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html>login page</html>"))
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, target := range []string{host + "/app:1", host + "/app"} {
+		r := mlaudit(t, "", "audit", target)
+		if r.code != 3 {
+			t.Errorf("%s: exit %d, want 3\nstdout: %s\nstderr: %s", target, r.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "NOT AUDITED") {
+			t.Errorf("%s: the table should list what was not audited:\n%s", target, r.stdout)
+		}
+	}
+}
+
+func TestFailOnAndOutputFile(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	seedStories(t, host)
+	broken := host + "/aibrix/runtime:v0.3.0-rc.2"
+
+	if r := mlaudit(t, "", "audit", "--fail-on", "never", "--require", "linux/amd64,linux/arm64", broken); r.code != 0 {
+		t.Errorf("--fail-on never: exit %d, want 0", r.code)
+	}
+	if r := mlaudit(t, "", "audit", "--require", "linux/amd64,linux/arm64", broken); r.code != 1 {
+		t.Errorf("default --fail-on error with an error finding: exit %d, want 1", r.code)
+	}
+	// An index whose only problem is a non-canonical spelling (arm with
+	// no variant, in the index and in the config): two warnings.
+	c, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := stories.Image("linux/arm", stories.OCI, "warning only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := stories.Index(stories.OCI, stories.Entry{Image: img, Platform: "linux/arm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := host + "/warn/only:1"
+	if err := c.Push(context.Background(), warned, idx); err != nil {
+		t.Fatal(err)
+	}
+	if r := mlaudit(t, "", "audit", warned); r.code != 0 {
+		t.Errorf("warnings under --fail-on error: exit %d, want 0\n%s", r.code, r.stdout)
+	}
+	out := filepath.Join(t.TempDir(), "report.json")
+	r := mlaudit(t, "", "audit", "--fail-on", "warning", "--format", "json", "--output", out, warned)
+	if r.code != 1 {
+		t.Errorf("warnings under --fail-on warning: exit %d, want 1", r.code)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := decode(t, string(b))
+	if len(rep.Findings) == 0 || rep.Findings[0].Code != audit.NoncanonicalPlatform {
+		t.Errorf("the report file should hold the warning: %+v", rep.Findings)
+	}
+	if !strings.Contains(r.stdout, "2 warnings") || !strings.Contains(r.stdout, out) {
+		t.Errorf("stdout should carry the summary and the file name: %q", r.stdout)
+	}
+}
+
+func TestTargetsFromStandardInput(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	seedStories(t, host)
+	list := "# release images\n" + host + "/neko/firefox:latest\n\n" + host + "/komodo/periphery:latest # with attestations\n"
+	r := mlaudit(t, list, "audit", "--format", "json", "--targets-file", "-", "--require", "linux/amd64,linux/arm64")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	if rep := decode(t, r.stdout); len(rep.Images) != 2 {
+		t.Errorf("want both targets audited, got %d", len(rep.Images))
+	}
+}
+
+func TestRepositoryTargetAuditsEveryTag(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	seedStories(t, host)
+	r := mlaudit(t, "", "audit", "--format", "json", host+"/aibrix/runtime")
+	rep := decode(t, r.stdout)
+	var tags []string
+	for _, img := range rep.Images {
+		tags = append(tags, img.Ref[strings.LastIndex(img.Ref, ":")+1:])
+	}
+	if strings.Join(tags, " ") != "v0.3.0-rc.2 v0.3.0-rc.2-amd64 v0.3.0-rc.2-arm64" {
+		t.Errorf("tags audited = %v", tags)
+	}
+	if r.code != 0 {
+		t.Errorf("without --require the runtime tags are consistent: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestVerboseLogsRequestsToStderr(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	seedStories(t, host)
+	r := mlaudit(t, "", "audit", "-v", host+"/neko/firefox:latest")
+	if !strings.Contains(r.stderr, "GET http://"+host+"/v2/neko/firefox/manifests/latest [manifest] 200 OK") {
+		t.Errorf("-v should log requests to stderr:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stdout, "GET http") {
+		t.Errorf("request logs must not mix into the report")
+	}
+}
+
+func TestDemo(t *testing.T) {
+	r := mlaudit(t, "", "demo")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	for i, s := range stories.All() {
+		if !strings.Contains(r.stdout, fmt.Sprintf("%d. %s\n", i+1, s.Source)) {
+			t.Errorf("the demo should tell the %s story", s.Name)
+		}
+	}
+	r = mlaudit(t, "", "demo", "--format", "json")
+	rep := decode(t, r.stdout)
+	got := map[audit.Code]bool{}
+	for _, f := range rep.Findings {
+		got[f.Code] = true
+	}
+	for _, info := range audit.Codes() {
+		if info.Code == audit.DigestMismatch {
+			continue // needs a lying registry; covered in audit tests
+		}
+		if !got[info.Code] {
+			t.Errorf("the demo shows no %s finding", info.Code)
+		}
+	}
+}
+
+func TestHelpTeaches(t *testing.T) {
+	r := mlaudit(t, "", "audit", "--help")
+	for _, want := range []string{"oci:DIR", "--require", "Exit codes", "--targets-file", "Docker config"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("audit --help should mention %q", want)
+		}
+	}
+}

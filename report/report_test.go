@@ -1,0 +1,114 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/report"
+)
+
+// sample is a result with every kind of row: a healthy entry, a mismatch,
+// a missing platform, an attestation, a finding and an error.
+func sample() *audit.Result {
+	ref := "registry.example.com/a/rather/long/repository/name:v1.2.3-release-candidate"
+	return &audit.Result{
+		Images: []audit.Image{{
+			Ref: ref, Digest: "sha256:" + strings.Repeat("ab", 32), MediaType: "application/vnd.oci.image.index.v1+json",
+			Platforms: []audit.PlatformEntry{
+				{Platform: "linux/amd64", ConfigPlatform: "linux/amd64", Digest: "sha256:" + strings.Repeat("01", 32), Status: audit.StatusOK},
+				{Platform: "windows(10.0.20348.2227)/amd64", ConfigPlatform: "windows(10.0.17763.5458)/amd64", Digest: "sha256:" + strings.Repeat("02", 32), Status: audit.StatusMismatch},
+				{Platform: "unknown", Digest: "sha256:" + strings.Repeat("03", 32), Attestation: true, Status: audit.StatusAttestation},
+				{Platform: "linux/arm/v7", Status: audit.StatusMissing},
+			},
+		}},
+		Findings: []audit.Finding{{
+			Ref: ref, Code: audit.MissingPlatform, Severity: audit.Error, Platform: "linux/arm/v7",
+			Message: "linux/arm/v7 is required but the index has no entry for it (it has linux/amd64, windows(10.0.20348.2227)/amd64)",
+			Hint:    audit.MissingPlatform.Info().Hint,
+		}},
+		Errors: []audit.TargetError{{Ref: "registry.example.com/gone:1", Message: "fetching manifest registry.example.com/gone:1: GET https://registry.example.com/v2/gone/manifests/1: 404 Not Found (MANIFEST_UNKNOWN: manifest unknown)"}},
+		Stats:  audit.Stats{Requests: map[string]int64{"GET manifest": 3}, RequestsTotal: 3, DurationMs: 42},
+	}
+}
+
+func TestTableFitsEightyColumns(t *testing.T) {
+	var b bytes.Buffer
+	if err := report.Render(&b, report.Table, sample()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, line := range strings.Split(out, "\n") {
+		isRef := !strings.Contains(strings.TrimSpace(line), " ")
+		if len(line) > 80 && !isRef {
+			t.Errorf("line of %d columns: %q", len(line), line)
+		}
+		for _, r := range line {
+			if r > 127 {
+				t.Errorf("non-ASCII %q in %q: CI logs may mangle it", r, line)
+				break
+			}
+		}
+	}
+	for _, want := range []string{"MISSING", "MISMATCH", "(attestation)", "ERROR   missing-platform  linux/arm/v7", "fix: Build", "NOT AUDITED", "registry.example.com/gone:1", "1 image audited: 1 error, 0 warnings, 1 not audited; 3 requests in 42ms."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table should contain %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestJSONSchema(t *testing.T) {
+	var b bytes.Buffer
+	if err := report.Render(&b, report.JSON, sample()); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["schemaVersion"] != float64(1) {
+		t.Errorf("schemaVersion = %v", doc["schemaVersion"])
+	}
+	img := doc["images"].([]any)[0].(map[string]any)
+	for _, k := range []string{"ref", "digest", "mediaType", "platforms"} {
+		if _, ok := img[k]; !ok {
+			t.Errorf("images[0] lacks %q", k)
+		}
+	}
+	pl := img["platforms"].([]any)[1].(map[string]any)
+	for k, want := range map[string]any{"platform": "windows(10.0.20348.2227)/amd64", "configPlatform": "windows(10.0.17763.5458)/amd64", "attestation": false, "status": "mismatch"} {
+		if pl[k] != want {
+			t.Errorf("platforms[1].%s = %v, want %v", k, pl[k], want)
+		}
+	}
+	f := doc["findings"].([]any)[0].(map[string]any)
+	for k, want := range map[string]any{"code": "missing-platform", "severity": "error", "platform": "linux/arm/v7"} {
+		if f[k] != want {
+			t.Errorf("findings[0].%s = %v, want %v", k, f[k], want)
+		}
+	}
+	for _, k := range []string{"ref", "message", "hint"} {
+		if f[k] == "" || f[k] == nil {
+			t.Errorf("findings[0] lacks %q", k)
+		}
+	}
+	stats := doc["stats"].(map[string]any)
+	if stats["requests"].(map[string]any)["GET manifest"] != float64(3) || stats["durationMs"] != float64(42) {
+		t.Errorf("stats = %v", stats)
+	}
+	if e := doc["errors"].([]any)[0].(map[string]any); e["ref"] != "registry.example.com/gone:1" {
+		t.Errorf("errors[0] = %v", e)
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	if f, err := report.ParseFormat(" JSON "); err != nil || f != report.JSON {
+		t.Errorf("ParseFormat(JSON) = %v, %v", f, err)
+	}
+	_, err := report.ParseFormat("yaml")
+	if err == nil || !strings.Contains(err.Error(), "json, table") {
+		t.Errorf("an unknown format should list the known ones: %v", err)
+	}
+}
