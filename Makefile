@@ -1,0 +1,39 @@
+# mlaudit: `make test` installs what the tests need and runs every test.
+
+GO ?= go
+# Debian packages the integration tests use: the distribution registry, and
+# skopeo as an independent client.
+APT_PACKAGES := docker-registry skopeo
+
+.PHONY: test deps lint demo testdata
+
+## test: install test dependencies, vet, check formatting, run every test
+test: deps lint
+	$(GO) test -count=1 ./...
+
+## deps: install Debian's docker-registry and skopeo when missing
+deps:
+	@missing=""; \
+	command -v docker-registry >/dev/null 2>&1 || missing="$$missing docker-registry"; \
+	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
+	if [ -n "$$missing" ]; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "make deps: installing$$missing with apt-get"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends$$missing >/dev/null; \
+	fi; \
+	command -v docker-registry >/dev/null && command -v skopeo >/dev/null
+
+## lint: go vet and gofmt
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## demo: the main job on an embedded registry
+demo:
+	$(GO) run ./cmd/mlaudit demo
+
+## testdata: rebuild the committed reference OCI layout
+testdata:
+	$(GO) run ./testdata/gen testdata/layout
