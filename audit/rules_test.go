@@ -345,9 +345,11 @@ func TestDigestMismatch(t *testing.T) {
 			want:    []string{"digest-mismatch linux/arm64"},
 		},
 		{
-			name:    "a config blob that does not hash to its digest",
-			replace: func() map[string][]byte { return map[string][]byte{"/blobs/" + armCfg.String(): []byte(`{"architecture":"amd64","os":"linux"}`)} },
-			want:    []string{"digest-mismatch linux/arm64"},
+			name: "a config blob that does not hash to its digest",
+			replace: func() map[string][]byte {
+				return map[string][]byte{"/blobs/" + armCfg.String(): []byte(`{"architecture":"amd64","os":"linux"}`)}
+			},
+			want: []string{"digest-mismatch linux/arm64"},
 		},
 		{
 			name:    "a tag whose bytes do not match the declared Docker-Content-Digest",
