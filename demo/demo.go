@@ -49,7 +49,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 	}
 	defer os.RemoveAll(dir)
 
-	client, err := registry.New(opts.Registry...)
+	seeder, err := registry.New()
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 	var targets []audit.Target
 	sections := make([]section, 0, len(stories.All()))
 	for _, s := range stories.All() {
-		seeded, err := s.Seed(ctx, client, dest)
+		seeded, err := s.Seed(ctx, seeder, dest)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +74,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 		sections = append(sections, sec)
 	}
 
-	// Count only the audit's requests, not the seeding's.
+	// A client of its own, so stats and logs show only the audit.
 	auditClient, err := registry.New(opts.Registry...)
 	if err != nil {
 		return nil, err
