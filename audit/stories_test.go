@@ -21,11 +21,4 @@ func TestStories(t *testing.T) {
 	storytest.Check(t, r, dest)
 }
 
-func newClient(t testing.TB, opts ...registry.Option) *registry.Client {
-	t.Helper()
-	c, err := registry.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func newClient(t testing.TB) *registry.Client { return testregistry.Client(t) }

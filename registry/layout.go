@@ -1,10 +1,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -41,7 +41,7 @@ func (l *layoutSource) readIndex() (*v1.IndexManifest, error) {
 			l.err = err
 			return
 		}
-		idx, err := v1.ParseIndexManifest(strings.NewReader(string(raw)))
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 		if err != nil {
 			l.err = fmt.Errorf("%w: %s/index.json is not an OCI index: %v", ErrBadResponse, l.dir, err)
 			return
@@ -84,10 +84,10 @@ func (l *layoutSource) manifest(_ context.Context, ref string) (fetched, error) 
 	return fetched{desc: d, raw: raw}, nil
 }
 
-func (l *layoutSource) blob(_ context.Context, d v1.Hash, limit int64) ([]byte, error) {
-	raw, err := l.read(d, limit, "config")
+func (l *layoutSource) blob(_ context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
+	raw, err := l.read(d, limit, what)
 	if err != nil {
-		return raw, fmt.Errorf("reading blob %s: %w", l.name(d.String()), err)
+		return raw, fmt.Errorf("reading %s %s: %w", what, l.name(d.String()), err)
 	}
 	return raw, nil
 }
@@ -102,7 +102,7 @@ func (l *layoutSource) read(d v1.Hash, limit int64, what string) ([]byte, error)
 		return nil, err
 	}
 	defer rc.Close()
-	raw, err := readLimited(io.Reader(rc), limit, what+" "+d.String())
+	raw, err := readLimited(rc, limit, what+" "+d.String())
 	if err != nil {
 		return nil, err
 	}

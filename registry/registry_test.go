@@ -20,14 +20,7 @@ import (
 	"github.com/mlaudit/mlaudit/tree"
 )
 
-func newClient(t testing.TB, opts ...registry.Option) *registry.Client {
-	t.Helper()
-	c, err := registry.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+var newClient = testregistry.Client
 
 func image(t testing.TB, p string) v1.Image {
 	t.Helper()
@@ -181,37 +174,49 @@ func TestUnknownRepositoryIsMissing(t *testing.T) {
 }
 
 func TestStalledRegistryTimesOut(t *testing.T) {
-	release := make(chan struct{})
-	host := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
-		<-release // never answers until the test ends
-	})
-	t.Cleanup(func() { close(release) })
-	c := newClient(t, registry.WithTimeout(100*time.Millisecond))
-	_, err := c.Fetch(context.Background(), host+"/app:1")
-	var te *registry.TimeoutError
-	if !errors.As(err, &te) {
-		t.Fatalf("err = %v, want a *registry.TimeoutError", err)
+	tests := []struct {
+		name string
+		// before runs before the handler blocks: nothing (no answer at
+		// all), or the start of a body (a trickle that stops).
+		before func(http.ResponseWriter)
+		// stallPing makes even the ping (GET /v2/) go unanswered.
+		stallPing bool
+	}{
+		{"no answer to the ping", func(http.ResponseWriter) {}, true},
+		{"no answer", func(http.ResponseWriter) {}, false},
+		{"a body that stops", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"schemaVersion":2,`))
+			w.(http.Flusher).Flush()
+		}, false},
 	}
-	if !strings.Contains(err.Error(), "--timeout") {
-		t.Errorf("the error should say what to do: %v", err)
-	}
-}
-
-func TestTricklingBodyTimesOut(t *testing.T) {
-	release := make(chan struct{})
-	host := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte(`{"schemaVersion":2,`))
-		w.(http.Flusher).Flush()
-		<-release
-	})
-	t.Cleanup(func() { close(release) })
-	c := newClient(t, registry.WithTimeout(100*time.Millisecond))
-	_, err := c.Fetch(context.Background(), host+"/app:1")
-	var te *registry.TimeoutError
-	if !errors.As(err, &te) {
-		t.Fatalf("err = %v, want a *registry.TimeoutError", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			stall := func(w http.ResponseWriter, r *http.Request) {
+				tt.before(w)
+				<-release // blocks until the test ends
+			}
+			host := fakeRegistry(t, stall)
+			if tt.stallPing {
+				srv := httptest.NewServer(http.HandlerFunc(stall))
+				t.Cleanup(srv.Close)
+				host = strings.TrimPrefix(srv.URL, "http://")
+			}
+			t.Cleanup(func() { close(release) })
+			_, err := newClient(t, registry.WithTimeout(100*time.Millisecond)).Fetch(context.Background(), host+"/app:1")
+			var te *registry.TimeoutError
+			if !errors.As(err, &te) {
+				t.Fatalf("err = %v, want a *registry.TimeoutError", err)
+			}
+			if !strings.Contains(err.Error(), "--timeout") {
+				t.Errorf("the error should say what to do: %v", err)
+			}
+			if n := strings.Count(err.Error(), "did not answer"); n != 1 {
+				t.Errorf("the timeout should be said once, not %d times: %v", n, err)
+			}
+		})
 	}
 }
 

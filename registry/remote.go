@@ -64,6 +64,11 @@ func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
 
 // explainAuthError wraps a failed ping or token exchange with what to do.
 func explainAuthError(repo name.Repository, err error) error {
+	// The ping tries HTTPS and HTTP for loopback hosts; one timeout says it.
+	var timeout *TimeoutError
+	if errors.As(err, &timeout) {
+		return fmt.Errorf("connecting to %s: %w", repo.RegistryStr(), timeout)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
@@ -132,18 +137,18 @@ func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) 
 	return f, nil
 }
 
-func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64) ([]byte, error) {
+func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
 	var raw []byte
 	err := r.do(ctx, http.MethodGet, r.url("blobs", d.String()), "", func(resp *http.Response) error {
-		b, err := readLimited(resp.Body, limit, "blob "+r.name(d.String()))
+		b, err := readLimited(resp.Body, limit, what+" "+r.name(d.String()))
 		if err != nil {
 			return err
 		}
 		raw = b
-		return verify(b, d, "config", false)
+		return verify(b, d, what, false)
 	})
 	if err != nil {
-		return raw, fmt.Errorf("fetching blob %s: %w", r.name(d.String()), err)
+		return raw, fmt.Errorf("fetching %s %s: %w", what, r.name(d.String()), err)
 	}
 	return raw, nil
 }

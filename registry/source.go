@@ -28,8 +28,8 @@ type source interface {
 	// *tree.DigestMismatchError.
 	manifest(ctx context.Context, ref string) (fetched, error)
 	// blob fetches a blob by digest, reading at most limit bytes, and checks
-	// the bytes against the digest.
-	blob(ctx context.Context, d v1.Hash, limit int64) ([]byte, error)
+	// the bytes against the digest. what names it in errors ("config").
+	blob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error)
 	// tags lists the tags (or layout ref names) of the source.
 	tags(ctx context.Context) ([]string, error)
 	// name writes a reference to ref in this source, as reports show it.

@@ -1,9 +1,6 @@
 package registry
 
-import (
-	"sort"
-	"sync"
-)
+import "sync"
 
 // Stats counts the HTTP requests a Client made: the real cost of an audit
 // (latency, and on Docker Hub every manifest GET counts as a pull).
@@ -13,16 +10,6 @@ type Stats struct {
 	Requests map[string]int64 `json:"requests"`
 	// Total is the sum of Requests.
 	Total int64 `json:"total"`
-}
-
-// Keys returns the keys of Requests in a stable order.
-func (s Stats) Keys() []string {
-	keys := make([]string, 0, len(s.Requests))
-	for k := range s.Requests {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 type statsCollector struct {

@@ -61,7 +61,7 @@ func fill(ctx context.Context, src source, n *tree.Node, depth int) {
 	if tree.IsAttestation(n.Descriptor) {
 		return
 	}
-	raw, err := src.blob(ctx, m.Config.Digest, maxConfigBytes)
+	raw, err := src.blob(ctx, m.Config.Digest, maxConfigBytes, "config")
 	if err != nil {
 		n.Err = err
 		return

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/mlaudit/mlaudit/registry"
 )
 
 // InProcess starts go-containerregistry's registry on a loopback port and
@@ -136,4 +138,14 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Client makes a registry.Client for a test, failing the test on error.
+func Client(t testing.TB, opts ...registry.Option) *registry.Client {
+	t.Helper()
+	c, err := registry.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
