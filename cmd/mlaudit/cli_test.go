@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
@@ -277,6 +279,71 @@ func TestHelpTeaches(t *testing.T) {
 	for _, want := range []string{"oci:DIR", "--require", "Exit codes", "--targets-file", "Docker config"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("audit --help should mention %q", want)
+		}
+	}
+}
+
+// TestCorruptStorageOnDistributionRegistry damages the stored bytes of a
+// child manifest and of a config on Debian's registry, as a failing disk
+// or a bad storage sync would: the registry serves them as they are, and
+// the audit must report digest-mismatch, not trust them.
+func TestCorruptStorageOnDistributionRegistry(t *testing.T) {
+	host, storage := testregistry.DistributionWithStorage(t)
+	c, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(p, salt string) v1.Image {
+		img, err := stories.Image(p, stories.OCI, salt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	amd, arm, other := build("linux/amd64", "corrupt"), build("linux/arm64", "corrupt"), build("linux/arm64", "other")
+	idx, err := stories.Index(stories.OCI, stories.Entry{Image: amd, Platform: "linux/amd64"}, stories.Entry{Image: arm, Platform: "linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/corrupt/app:1"
+	if err := c.Push(context.Background(), ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	// The arm64 manifest's stored bytes become another (valid) manifest;
+	// the amd64 config's become another config.
+	armDigest, _ := arm.Digest()
+	otherRaw, _ := other.RawManifest()
+	amdConfig, _ := amd.ConfigName()
+	otherConfig, _ := other.RawConfigFile()
+	for hex, b := range map[string][]byte{armDigest.Hex: otherRaw, amdConfig.Hex: otherConfig} {
+		if err := os.WriteFile(testregistry.BlobPath(storage, hex), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mlaudit(t, "", "audit", "--format", "json", ref)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	rep := decode(t, r.stdout)
+	got := storytest.Got(rep.Findings, stories.Dest{Registry: host})
+	if want := "[digest-mismatch linux/amd64 digest-mismatch linux/arm64]"; fmt.Sprint(got["corrupt/app:1"]) != want {
+		t.Errorf("findings = %v, want %s", got["corrupt/app:1"], want)
+	}
+}
+
+func TestUnknownRepositoryOnDistributionRegistry(t *testing.T) {
+	host := testregistry.Distribution(t)
+	r := mlaudit(t, "", "audit", "--format", "json", host+"/no/such:tag", host+"/no/such")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
+	}
+	rep := decode(t, r.stdout)
+	if len(rep.Errors) != 2 {
+		t.Fatalf("want an error per target, got %+v", rep.Errors)
+	}
+	for _, e := range rep.Errors {
+		if !strings.Contains(e.Message, "404") {
+			t.Errorf("%s: the error should carry the registry's answer: %s", e.Ref, e.Message)
 		}
 	}
 }

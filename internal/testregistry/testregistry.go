@@ -47,6 +47,15 @@ const Binary = "docker-registry"
 // otherwise, so CI never passes silently without it.
 func Distribution(t testing.TB) string {
 	t.Helper()
+	host, _ := DistributionWithStorage(t)
+	return host
+}
+
+// DistributionWithStorage is Distribution, also returning the registry's
+// storage directory, so a test can damage what the registry serves the
+// way a failing disk or a bad sync would.
+func DistributionWithStorage(t testing.TB) (host, storage string) {
+	t.Helper()
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
 		unavailable(t, fmt.Errorf("%s is not installed (make test installs it with apt-get): %w", Binary, err))
@@ -56,6 +65,7 @@ func Distribution(t testing.TB) string {
 		unavailable(t, err)
 	}
 	dir := t.TempDir()
+	storage = filepath.Join(dir, "data")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	config := fmt.Sprintf(`version: 0.1
 log:
@@ -69,7 +79,7 @@ storage:
     enabled: true
 http:
   addr: %s
-`, filepath.Join(dir, "data"), addr)
+`, storage, addr)
 	configPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -90,7 +100,13 @@ http:
 	if err := waitListening(stderr, addr, 30*time.Second); err != nil {
 		unavailable(t, fmt.Errorf("%s did not start: %w", Binary, err))
 	}
-	return addr
+	return addr, storage
+}
+
+// BlobPath is where DistributionWithStorage's registry keeps the content
+// with digest hex (sha256), manifests included.
+func BlobPath(storage, hex string) string {
+	return filepath.Join(storage, "docker", "registry", "v2", "blobs", "sha256", hex[:2], hex, "data")
 }
 
 // waitListening reads the registry's log until it says it is listening on
