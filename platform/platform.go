@@ -153,3 +153,16 @@ func Noncanonical(p specs.Platform) string {
 	}
 	return ""
 }
+
+// Canonical returns p spelled as an index entry should spell it: names
+// normalized (aarch64 is arm64, arm is arm/v7), but arm64 keeps a v8
+// variant it was given, as Docker writes it. OS version and features are
+// kept. Call it only on a platform that is not [Empty].
+func Canonical(p specs.Platform) specs.Platform {
+	n := platforms.Normalize(p)
+	if n.Architecture == "arm64" && p.Variant != "" {
+		n.Variant = "v8"
+	}
+	n.OSVersion, n.OSFeatures = p.OSVersion, p.OSFeatures
+	return n
+}

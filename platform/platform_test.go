@@ -161,3 +161,37 @@ func TestEmptyIsNotNormalizedToHost(t *testing.T) {
 		t.Fatalf("Format(no OS) = %q, want unknown (containerd would fill in the host OS)", got)
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	tests := []struct {
+		in   specs.Platform
+		want string
+	}{
+		{plat("linux", "aarch64", "", ""), "linux/arm64"},
+		{plat("linux", "arm64", "v8", ""), "linux/arm64/v8"},
+		{plat("linux", "arm", "", ""), "linux/arm/v7"},
+		{plat("linux", "x86_64", "", ""), "linux/amd64"},
+		{plat("windows", "amd64", "", "10.0.17763.5458"), "windows(10.0.17763.5458)/amd64"},
+	}
+	for _, tt := range tests {
+		c := Canonical(tt.in)
+		got := c.OS + "/" + c.Architecture
+		if c.Variant != "" {
+			got += "/" + c.Variant
+		}
+		if c.OSVersion != "" {
+			got = c.OS + "(" + c.OSVersion + ")/" + c.Architecture
+		}
+		if got != tt.want || Noncanonical(c) != "" {
+			t.Errorf("Canonical(%v) = %s (noncanonical: %q), want %s", tt.in, got, Noncanonical(c), tt.want)
+		}
+	}
+}
+
+func TestArchTokensAreAllRecognised(t *testing.T) {
+	for _, tok := range ArchTokens() {
+		if _, ok := FromTag("1.0-" + tok); !ok {
+			t.Errorf("FromTag does not read its own token %q", tok)
+		}
+	}
+}

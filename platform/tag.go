@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -75,9 +76,7 @@ var archAliases = map[string]TagArch{
 // "v2_x86_64"). It reports false when the tag names no architecture, or
 // more than one, since such a tag promises nothing checkable.
 func FromTag(tag string) (TagArch, bool) {
-	tokens := strings.FieldsFunc(strings.ToLower(tag), func(r rune) bool {
-		return r == '-' || r == '_' || r == '.'
-	})
+	tokens, seps := split(strings.ToLower(tag))
 	var found []TagArch
 	for i := 0; i < len(tokens); i++ {
 		tok := tokens[i]
@@ -101,8 +100,8 @@ func FromTag(tag string) (TagArch, bool) {
 		if !ok {
 			continue
 		}
-		if tok == "386" && (isNumber(prev(tokens, i)) || isNumber(next(tokens, i))) {
-			// "1.386.0" is a version number, not i386.
+		if tok == "386" && ((seps[i] == '.' && isNumber(prev(tokens, i))) || (seps[i+1] == '.' && isNumber(next(tokens, i)))) {
+			// "1.386.0" is a version number, not i386; "1.0-386" is i386.
 			continue
 		}
 		a.Token = tok
@@ -117,6 +116,27 @@ func FromTag(tag string) (TagArch, bool) {
 		}
 	}
 	return found[0], true
+}
+
+// split cuts a tag into tokens at '-', '_' and '.'. seps[i] is the
+// separator before tokens[i] (0 for none), and seps[len(tokens)] is 0.
+func split(tag string) (tokens []string, seps []byte) {
+	var sep byte
+	start := 0
+	for i := 0; i <= len(tag); i++ {
+		if i < len(tag) && tag[i] != '-' && tag[i] != '_' && tag[i] != '.' {
+			continue
+		}
+		if i > start {
+			tokens = append(tokens, tag[start:i])
+			seps = append(seps, sep)
+		}
+		if i < len(tag) {
+			sep = tag[i]
+		}
+		start = i + 1
+	}
+	return tokens, append(seps, 0)
 }
 
 func isVariantToken(s string) bool {
@@ -147,4 +167,16 @@ func next(tokens []string, i int) string {
 		return ""
 	}
 	return tokens[i+1]
+}
+
+// ArchTokens returns every tag spelling of an architecture that [FromTag]
+// understands, sorted: per-arch tag templates ("{tag}-{arch}") are filled
+// with each to find sibling tags.
+func ArchTokens() []string {
+	out := make([]string, 0, len(archAliases))
+	for token := range archAliases {
+		out = append(out, token)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -23,6 +23,8 @@ func TestFromTag(t *testing.T) {
 		{"i386-bookworm", "386"},
 		{"386-latest", "386"},
 		{"1.386.0", ""},
+		{"2.386", ""},
+		{"1.0-386", "386"},
 		{"ppc64le", "ppc64le"},
 		{"s390x-3.19", "s390x"},
 		{"riscv64-edge", "riscv64"},

@@ -1,0 +1,112 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/mlaudit/mlaudit/repair"
+)
+
+// RenderPlan writes a repair plan, and what applying it did when applied is
+// not nil, in format f.
+func RenderPlan(w io.Writer, f Format, p *repair.Plan, applied *repair.Applied) error {
+	if f == JSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(struct {
+			SchemaVersion int             `json:"schemaVersion"`
+			Plan          *repair.Plan    `json:"plan"`
+			Applied       *repair.Applied `json:"applied"`
+		}{SchemaVersion, p, applied})
+	}
+	return renderPlanTable(w, p)
+}
+
+// renderPlanTable writes the plan: before and after, a row per entry, the
+// reason for each row, what the result would still break, and notes.
+func renderPlanTable(w io.Writer, p *repair.Plan) error {
+	pr := &printer{w: w}
+	pr.line("Repair plan for " + p.Target)
+	if p.Dest != p.Target {
+		pr.line("  writing to " + p.Dest)
+	}
+	before := "nothing (the tag does not exist)"
+	if p.OldDigest != "" {
+		before = fmt.Sprintf("%s sha256:%s", kindOf(string(p.OldMediaType)), short(p.OldDigest))
+	}
+	after := fmt.Sprintf("%s sha256:%s", kindOf(p.MediaType), short(p.NewDigest))
+	if !p.Changed {
+		after += " (unchanged)"
+	}
+	pr.line("  now:   " + before)
+	pr.line("  after: " + after)
+	if pr.err != nil {
+		return pr.err
+	}
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRendition(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)}),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+	)
+	t.Header([]string{"ACTION", "PLATFORM", "DIGEST", "FROM"})
+	for _, r := range p.Rows {
+		plat := r.Platform
+		if r.Attestation {
+			plat = "(attestation)"
+		}
+		if err := t.Append([]string{string(r.Action), cell(plat), orDash(short(r.Digest)), from(p, r.Source)}); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	pr.line("Why:")
+	for _, r := range p.Rows {
+		plat := r.Platform
+		if r.Attestation {
+			plat = "attestation " + short(r.Digest)
+		}
+		pr.wrapped(fmt.Sprintf("  %-7s ", r.Action), plat+": "+r.Reason)
+	}
+	if len(p.Findings) > 0 {
+		pr.line("")
+		if p.OK() {
+			pr.line("The result would still have warnings:")
+		} else {
+			pr.line("The result would still be wrong:")
+		}
+		for _, f := range p.Findings {
+			pr.finding(f)
+		}
+	}
+	for _, n := range p.Notes {
+		pr.line("")
+		pr.wrapped("Note: ", n)
+	}
+	pr.line("")
+	return pr.err
+}
+
+// from names where an entry comes from, briefly: the tag itself, another
+// tag of the same repository (":tag"), or a full reference.
+func from(p *repair.Plan, source string) string {
+	if source == p.Target {
+		return "(this tag)"
+	}
+	j := strings.LastIndex(p.Target, ":")
+	if j < 0 {
+		return source
+	}
+	if i := strings.LastIndex(source, ":"); i > 0 && source[:i] == p.Target[:j] {
+		return source[i:]
+	}
+	return source
+}
