@@ -85,7 +85,7 @@ func names(ctx context.Context, src source) ([]string, error) {
 // Fetch reads one reference (an image reference, or an OCI layout reference
 // with a tag or digest) and everything below it.
 func (c *Client) Fetch(ctx context.Context, ref string) (*tree.Node, error) {
-	t, err := c.ParseTarget(ref)
+	t, err := c.ParseTargetForWrite(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -18,37 +17,31 @@ import (
 )
 
 // layoutSource is an OCI image layout on disk, as `buildx --output
-// type=oci` writes it (unpacked). Its index.json is read once.
+// type=oci` writes it (unpacked). index.json is read on every look-up: it
+// is small, and repairs write it.
 type layoutSource struct {
 	dir  string
 	path layout.Path
-
-	once  sync.Once
-	index *v1.IndexManifest
-	err   error
 }
 
 func (l *layoutSource) readIndex() (*v1.IndexManifest, error) {
-	l.once.Do(func() {
-		f, err := os.Open(l.dir + "/index.json")
-		if err != nil {
-			l.err = fmt.Errorf("reading the layout %s: %w", l.dir, err)
-			return
-		}
-		defer f.Close()
-		raw, err := readLimited(f, maxManifestBytes, l.dir+"/index.json")
-		if err != nil {
-			l.err = err
-			return
-		}
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-		if err != nil {
-			l.err = fmt.Errorf("%w: %s/index.json is not an OCI index: %v", ErrBadResponse, l.dir, err)
-			return
-		}
-		l.index = idx
-	})
-	return l.index, l.err
+	f, err := os.Open(l.dir + "/index.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no index.json", tree.ErrMissing, l.dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the layout %s: %w", l.dir, err)
+	}
+	defer f.Close()
+	raw, err := readLimited(f, maxManifestBytes, l.dir+"/index.json")
+	if err != nil {
+		return nil, err
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s/index.json is not an OCI index: %v", ErrBadResponse, l.dir, err)
+	}
+	return idx, nil
 }
 
 // entry finds the index.json entry for a ref name or a digest.

@@ -143,7 +143,7 @@ func (c *Client) ParseTargetForWrite(ref string) (Target, error) {
 	}
 	t, err := c.ParseTarget(ref)
 	if err == nil && t.Kind != KindImage {
-		err = fmt.Errorf("%w %q: write to a tag, e.g. %s:latest", ErrInvalidTarget, ref, ref)
+		err = fmt.Errorf("%w %q: it names a whole repository; give a tag, e.g. %s:latest", ErrInvalidTarget, ref, ref)
 	}
 	return t, err
 }

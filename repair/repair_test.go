@@ -1,0 +1,396 @@
+package repair_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/repair"
+	"github.com/mlaudit/mlaudit/stories"
+)
+
+// env is one fresh in-process registry and a client for it.
+type env struct {
+	t    *testing.T
+	host string
+	c    *registry.Client
+}
+
+func newEnv(t *testing.T) *env {
+	return &env{t: t, host: testregistry.InProcess(t, nil), c: testregistry.Client(t)}
+}
+
+func (e *env) img(p string, f stories.Format, salt string) v1.Image {
+	e.t.Helper()
+	img, err := stories.Image(p, f, salt)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return img
+}
+
+func (e *env) idx(f stories.Format, entries ...stories.Entry) v1.ImageIndex {
+	e.t.Helper()
+	idx, err := stories.Index(f, entries...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return idx
+}
+
+func (e *env) push(repoTag string, t remote.Taggable) string {
+	e.t.Helper()
+	ref := e.host + "/" + repoTag
+	if err := e.c.Push(context.Background(), ref, t); err != nil {
+		e.t.Fatal(err)
+	}
+	return ref
+}
+
+func (e *env) attest(img v1.Image) stories.Entry {
+	e.t.Helper()
+	d, _ := img.Digest()
+	att, err := stories.Attestation(d)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return stories.Entry{Image: att, Attests: &d}
+}
+
+func (e *env) prepare(req repair.Request) *repair.Plan {
+	e.t.Helper()
+	p, err := repair.Prepare(context.Background(), e.c, req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) resolve(ref string) string {
+	e.t.Helper()
+	d, err := e.c.Resolve(context.Background(), ref)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d
+}
+
+func entry(img mutate.Appendable, p string) stories.Entry {
+	return stories.Entry{Image: img, Platform: p}
+}
+
+func require(t *testing.T, s string) []specs.Platform {
+	t.Helper()
+	p, err := platform.ParseList(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// rows writes a plan's rows as "action platform", sorted, attestations as
+// "action attestation".
+func rows(p *repair.Plan) string {
+	var out []string
+	for _, r := range p.Rows {
+		if r.Attestation {
+			out = append(out, string(r.Action)+" attestation")
+		} else {
+			out = append(out, string(r.Action)+" "+r.Platform)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+func codes(fs []audit.Finding) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, string(f.Code))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// auditClean audits ref as it is now and fails on any finding or error.
+func (e *env) auditClean(ref, req string) *audit.Result {
+	e.t.Helper()
+	r := audit.Run(context.Background(), testregistry.Client(e.t), []audit.Target{{Name: ref, Require: require(e.t, req)}}, audit.Options{})
+	if len(r.Errors) > 0 || len(r.Findings) > 0 {
+		e.t.Fatalf("%s is not clean after the repair: errors %v, findings %v", ref, r.Errors, r.Findings)
+	}
+	return r
+}
+
+// TestAIBrixFromPerArchTags: the arm64 job overwrote the list; the per-arch
+// tags rebuild it, the old index is kept under a backup tag and by digest.
+func TestAIBrixFromPerArchTags(t *testing.T) {
+	e := newEnv(t)
+	amd, arm := e.img("linux/amd64", stories.Docker, "rt"), e.img("linux/arm64", stories.Docker, "rt")
+	e.push("runtime:v1-amd64", amd)
+	e.push("runtime:v1-arm64", arm)
+	target := e.push("runtime:v1", e.idx(stories.Docker, entry(arm, "linux/arm64")))
+	old := e.resolve(target)
+
+	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Require: require(t, "linux/amd64,linux/arm64")})
+	if got, want := rows(p), "add linux/amd64, keep linux/arm64"; got != want {
+		t.Fatalf("rows = %s, want %s", got, want)
+	}
+	if !p.OK() || !p.Changed || p.MediaType != string(types.DockerManifestList) {
+		t.Fatalf("plan: ok=%v changed=%v mediaType=%s findings=%v", p.OK(), p.Changed, p.MediaType, p.Findings)
+	}
+	if e.resolve(target) != old {
+		t.Fatal("Prepare must write nothing")
+	}
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	applied, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{BackupTag: "{tag}-backup-{date}", Tag: "v1", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !applied.Moved || e.resolve(target) != p.NewDigest {
+		t.Fatalf("the tag should hold the new index %s, holds %s", p.NewDigest, e.resolve(target))
+	}
+	if applied.Backup != e.host+"/runtime:v1-backup-20261123" || e.resolve(applied.Backup) != old {
+		t.Errorf("backup %s should hold the old index %s", applied.Backup, old)
+	}
+	if _, err := e.c.Fetch(context.Background(), e.host+"/runtime@"+old); err != nil {
+		t.Errorf("the old index must stay fetchable by digest: %v", err)
+	}
+	e.auditClean(target, "linux/amd64,linux/arm64")
+}
+
+// TestKomodoWrongSourceIsRejected: latest-aarch64 holds amd64, so it is
+// never used as the arm64 image.
+func TestKomodoWrongSourceIsRejected(t *testing.T) {
+	e := newEnv(t)
+	amd := e.img("linux/amd64", stories.OCI, "periphery")
+	source := e.push("periphery:latest-aarch64", e.img("linux/amd64", stories.OCI, "built on amd64"))
+	target := e.push("periphery:latest", e.idx(stories.OCI, entry(amd, "linux/amd64")))
+	p := e.prepare(repair.Request{Target: target, From: []string{source}, Require: require(t, "linux/amd64,linux/arm64")})
+	if got, want := rows(p), "keep linux/amd64, reject linux/amd64"; got != want {
+		t.Fatalf("rows = %s, want %s", got, want)
+	}
+	if p.OK() || codes(p.Findings) != "missing-platform" {
+		t.Fatalf("without an arm64 image the plan must be refused: %v", p.Findings)
+	}
+	for _, r := range p.Rows {
+		if r.Action == repair.Reject && !strings.Contains(r.Reason, "tag-platform-mismatch") {
+			t.Errorf("the rejection should say why: %q", r.Reason)
+		}
+	}
+	before := e.resolve(target)
+	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{}); !errors.Is(err, repair.ErrUnsatisfied) {
+		t.Fatalf("Apply of a refused plan: err = %v, want ErrUnsatisfied", err)
+	}
+	if e.resolve(target) != before {
+		t.Fatal("a refused repair must leave the tag as it was")
+	}
+}
+
+func TestWrongEntries(t *testing.T) {
+	tests := []struct {
+		name     string
+		fix      bool
+		from     bool // add a correct arm64 source with an attestation
+		wantRows string
+		wantOK   bool
+	}{
+		{name: "replaced by a source", from: true, wantRows: "add attestation, drop attestation, keep linux/amd64, replace linux/arm64", wantOK: true},
+		{name: "relabelled by --fix, then a duplicate of amd64", fix: true, wantRows: "drop attestation, drop linux/arm64, keep linux/amd64", wantOK: false},
+		{name: "left as they are", wantRows: "keep attestation, keep linux/amd64, keep linux/arm64", wantOK: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			amd := e.img("linux/amd64", stories.OCI, "app")
+			fake := e.img("linux/amd64", stories.OCI, "app built FROM amd64")
+			target := e.push("app:1", e.idx(stories.OCI, entry(amd, "linux/amd64"), entry(fake, "linux/arm64"), e.attest(fake)))
+			req := repair.Request{Target: target, Fix: tt.fix, Require: require(t, "linux/amd64,linux/arm64")}
+			if tt.from {
+				arm := e.img("linux/arm64", stories.OCI, "app")
+				req.From = []string{e.push("app:1-arm64", e.idx(stories.OCI, entry(arm, "linux/arm64"), e.attest(arm)))}
+			}
+			p := e.prepare(req)
+			if got := rows(p); got != tt.wantRows {
+				t.Errorf("rows = %s, want %s", got, tt.wantRows)
+			}
+			if p.OK() != tt.wantOK {
+				t.Errorf("OK = %v, want %v (findings %v)", p.OK(), tt.wantOK, p.Findings)
+			}
+		})
+	}
+}
+
+func TestMissingChild(t *testing.T) {
+	e := newEnv(t)
+	amd, arm := e.img("linux/amd64", stories.OCI, "b"), e.img("linux/arm64", stories.OCI, "b")
+	target := e.push("broken:1", e.idx(stories.OCI, entry(amd, "linux/amd64"), entry(arm, "linux/arm64")))
+	armDigest, _ := arm.Digest()
+	if err := e.c.Delete(context.Background(), e.host+"/broken@"+armDigest.String()); err != nil {
+		t.Fatal(err)
+	}
+	req := require(t, "linux/amd64,linux/arm64")
+
+	p := e.prepare(repair.Request{Target: target, Fix: true, Require: req})
+	if got := rows(p); got != "drop linux/arm64, keep linux/amd64" || p.OK() {
+		t.Errorf("--fix alone drops the entry and is then missing arm64: rows %s, ok %v", got, p.OK())
+	}
+	source := e.push("other:arm64", e.img("linux/arm64", stories.OCI, "rebuilt"))
+	p = e.prepare(repair.Request{Target: target, From: []string{source}, Require: req})
+	if got := rows(p); got != "keep linux/amd64, replace linux/arm64" || !p.OK() {
+		t.Fatalf("a source replaces the missing child: rows %s, findings %v", got, p.Findings)
+	}
+	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.auditClean(target, "linux/amd64,linux/arm64")
+}
+
+func TestNewTagFromSourcesAcrossRepositories(t *testing.T) {
+	e := newEnv(t)
+	amd, arm := e.img("linux/amd64", stories.Docker, "legacy"), e.img("linux/arm/v7", stories.Docker, "legacy")
+	sources := []string{e.push("legacy/app:amd64-1.0", amd), e.push("legacy/app:arm32v7-1.0", arm)}
+	target := e.host + "/new/app:1.0"
+	p := e.prepare(repair.Request{Target: target, From: sources, Require: require(t, "linux/amd64,linux/arm/v7")})
+	if p.OldDigest != "" || rows(p) != "add linux/amd64, add linux/arm/v7" || p.MediaType != string(types.DockerManifestList) {
+		t.Fatalf("plan: old %q rows %s type %s", p.OldDigest, rows(p), p.MediaType)
+	}
+	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{BackupTag: "{tag}-old"}); err != nil {
+		t.Fatal(err)
+	}
+	e.auditClean(target, "linux/amd64,linux/arm/v7")
+	if d := e.resolve(e.host + "/new/app:1.0-old"); d != "" {
+		t.Errorf("no backup is made of a tag that did not exist, got %s", d)
+	}
+}
+
+func TestToLayoutAndSingleImageTarget(t *testing.T) {
+	e := newEnv(t)
+	target := e.push("single:1", e.img("linux/amd64", stories.OCI, "single"))
+	source := e.push("single:1-arm64", e.img("linux/arm64", stories.OCI, "single"))
+	dest := "oci:" + filepath.Join(t.TempDir(), "out") + ":1"
+	p := e.prepare(repair.Request{Target: target, From: []string{source}, To: dest, Require: require(t, "linux/amd64,linux/arm64")})
+	if rows(p) != "add linux/arm64, keep linux/amd64" || p.Dest != dest {
+		t.Fatalf("rows %s dest %s", rows(p), p.Dest)
+	}
+	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.auditClean(dest, "linux/amd64,linux/arm64")
+	if d := e.resolve(target); d == p.NewDigest {
+		t.Error("--to must leave the target alone")
+	}
+}
+
+func TestAnnotationsPreferSourcesAndSignatureNotes(t *testing.T) {
+	e := newEnv(t)
+	amd, arm := e.img("linux/amd64", stories.OCI, "a"), e.img("linux/arm64", stories.OCI, "a")
+	idx := mutate.Annotations(e.idx(stories.OCI, entry(amd, "linux/amd64"), entry(arm, "linux/arm64")), map[string]string{"org.opencontainers.image.version": "1.0"}).(v1.ImageIndex)
+	target := e.push("app:1", idx)
+	old := e.resolve(target)
+	oldHash, _ := v1.NewHash(old)
+	e.push("app:sha256-"+oldHash.Hex+".sig", e.img("linux/amd64", stories.OCI, "a signature stand-in"))
+	newer := e.push("app:1-amd64", e.img("linux/amd64", stories.OCI, "newer build"))
+
+	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
+	if p.Changed || rows(p) != "keep linux/amd64, keep linux/arm64, skip linux/amd64" {
+		t.Errorf("a correct entry is kept over a source: changed %v rows %s", p.Changed, rows(p))
+	}
+	p = e.prepare(repair.Request{Target: target, From: []string{newer}, PreferSources: true})
+	if rows(p) != "keep linux/arm64, replace linux/amd64" {
+		t.Errorf("--prefer-sources replaces it: rows %s", rows(p))
+	}
+	if !strings.Contains(string(p.Index), `"org.opencontainers.image.version":"1.0"`) {
+		t.Errorf("index annotations must be kept: %s", p.Index)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], ".sig") {
+		t.Errorf("the signature tag of the old digest should be noted: %v", p.Notes)
+	}
+}
+
+// movingWriter moves the target to another image right after the new
+// index is pushed: another job won the race.
+type movingWriter struct {
+	*registry.Client
+	target string
+	other  v1.Image
+}
+
+func (m *movingWriter) PushIndex(ctx context.Context, dest string, raw []byte, mt types.MediaType, from func(v1.Hash) string) error {
+	if err := m.Client.PushIndex(ctx, dest, raw, mt, from); err != nil {
+		return err
+	}
+	return m.Client.Push(ctx, m.target, m.other)
+}
+
+func TestConcurrentTagMoveIsDetected(t *testing.T) {
+	e := newEnv(t)
+	arm := e.img("linux/arm64", stories.OCI, "race")
+	e.push("race:1-amd64", e.img("linux/amd64", stories.OCI, "race"))
+	target := e.push("race:1", e.idx(stories.OCI, entry(arm, "linux/arm64")))
+	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
+	other := e.img("linux/s390x", stories.OCI, "the other job's push")
+	w := &movingWriter{Client: e.c, target: target, other: other}
+	_, err := repair.Apply(context.Background(), w, p, repair.ApplyOptions{BackupTag: "{tag}-bak"})
+	if !errors.Is(err, repair.ErrChanged) {
+		t.Fatalf("err = %v, want ErrChanged", err)
+	}
+	otherDigest, _ := other.Digest()
+	if got := e.resolve(target); got != otherDigest.String() {
+		t.Errorf("the tag must keep the other job's push %s, holds %s", otherDigest, got)
+	}
+	if got := e.resolve(e.host + "/race:1-bak"); got != "" {
+		t.Errorf("no backup tag is written when the tag changed, got %s", got)
+	}
+	if _, err := e.c.Fetch(context.Background(), e.host+"/race@"+p.NewDigest); err != nil {
+		t.Errorf("the new index is pushed by digest before the check: %v", err)
+	}
+}
+
+func TestBackupTagNeverOverwritesAnotherManifest(t *testing.T) {
+	e := newEnv(t)
+	arm := e.img("linux/arm64", stories.OCI, "bak")
+	e.push("bak:1-amd64", e.img("linux/amd64", stories.OCI, "bak"))
+	target := e.push("bak:1", e.idx(stories.OCI, entry(arm, "linux/arm64")))
+	taken := e.push("bak:1-old", e.img("linux/s390x", stories.OCI, "something else"))
+	held := e.resolve(taken)
+	old := e.resolve(target)
+	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
+	_, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{BackupTag: "{tag}-old", Tag: "1"})
+	if err == nil || !strings.Contains(err.Error(), "already holds") {
+		t.Fatalf("err = %v, want a refusal to overwrite the backup tag", err)
+	}
+	if e.resolve(taken) != held || e.resolve(target) != old {
+		t.Error("neither the backup tag nor the target may move")
+	}
+}
+
+func TestPerArchTags(t *testing.T) {
+	got, err := repair.PerArchTags("v1", []string{"{tag}-{arch}", "{arch}-{tag}"}, []string{"v1", "v1-amd64", "v1-aarch64", "arm32v7-v1", "v1-arm64-extra", "v2-amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[v1-aarch64 v1-amd64 arm32v7-v1]" {
+		t.Errorf("PerArchTags = %v", got)
+	}
+	for _, bad := range []string{"{tag}-latest", "{tag}-{arch}-{date}", ""} {
+		if err := repair.CheckTemplate(bad); err == nil {
+			t.Errorf("CheckTemplate(%q) should fail", bad)
+		}
+	}
+}
