@@ -35,6 +35,15 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, host: testregistry.InProcess(t, nil), c: testregistry.Client(t)}
 }
 
+// onBothRegistries runs test against go-containerregistry's in-process
+// registry and Debian's docker-registry.
+func onBothRegistries(t *testing.T, test func(t *testing.T, e *env)) {
+	t.Run("in-process", func(t *testing.T) { test(t, newEnv(t)) })
+	t.Run("distribution", func(t *testing.T) {
+		test(t, &env{t: t, host: testregistry.Distribution(t), c: testregistry.Client(t)})
+	})
+}
+
 func (e *env) img(p string, f stories.Format, salt string) v1.Image {
 	e.t.Helper()
 	img, err := stories.Image(p, f, salt)
@@ -139,8 +148,9 @@ func (e *env) auditClean(ref, req string) *audit.Result {
 
 // TestAIBrixFromPerArchTags: the arm64 job overwrote the list; the per-arch
 // tags rebuild it, the old index is kept under a backup tag and by digest.
-func TestAIBrixFromPerArchTags(t *testing.T) {
-	e := newEnv(t)
+func TestAIBrixFromPerArchTags(t *testing.T) { onBothRegistries(t, testAIBrix) }
+
+func testAIBrix(t *testing.T, e *env) {
 	amd, arm := e.img("linux/amd64", stories.Docker, "rt"), e.img("linux/arm64", stories.Docker, "rt")
 	e.push("runtime:v1-amd64", amd)
 	e.push("runtime:v1-arm64", arm)
@@ -338,8 +348,9 @@ func (m *movingWriter) PushIndex(ctx context.Context, dest string, raw []byte, m
 	return m.Client.Push(ctx, m.target, m.other)
 }
 
-func TestConcurrentTagMoveIsDetected(t *testing.T) {
-	e := newEnv(t)
+func TestConcurrentTagMoveIsDetected(t *testing.T) { onBothRegistries(t, testConcurrentMove) }
+
+func testConcurrentMove(t *testing.T, e *env) {
 	arm := e.img("linux/arm64", stories.OCI, "race")
 	e.push("race:1-amd64", e.img("linux/amd64", stories.OCI, "race"))
 	target := e.push("race:1", e.idx(stories.OCI, entry(arm, "linux/arm64")))
