@@ -1,7 +1,8 @@
 // Package demo runs mlaudit's main job on an embedded default: it starts
 // go-containerregistry's in-process registry on a loopback port, seeds it
-// with the stories mlaudit exists for (package stories), audits them, and
-// prints the report. It needs no network and no set-up.
+// with the stories mlaudit exists for (package stories), audits them,
+// prints the report, then repairs the AIBrix list from its per-arch tags
+// and audits it again. It needs no network and no set-up.
 package demo
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/repair"
 	"github.com/mlaudit/mlaudit/report"
 	"github.com/mlaudit/mlaudit/stories"
 )
@@ -83,7 +85,59 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 	if opts.Format != report.Table {
 		return result, report.Render(w, opts.Format, result)
 	}
-	return result, renderSections(w, sections, result)
+	if err := renderSections(w, sections, result); err != nil {
+		return nil, err
+	}
+	return result, repairAIBrix(ctx, w, seeder, dest.Registry+"/"+stories.AIBrixRuntime)
+}
+
+// repairAIBrix rebuilds the list that lost linux/amd64 from its per-arch
+// tags, applies it to the embedded registry, and audits it again.
+func repairAIBrix(ctx context.Context, w io.Writer, client *registry.Client, target string) error {
+	require, err := platform.ParseList("linux/amd64,linux/arm64")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "6. Repair")
+	fmt.Fprintln(w, "=========")
+	for _, l := range report.Wrap("The AIBrix list is rebuilt from its per-arch tags, as the team did by hand:", 78) {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintf(w, "  mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 \\\n    --apply %s\n\n", target)
+	plan, err := repair.Prepare(ctx, client, repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Require: require})
+	if err != nil {
+		return err
+	}
+	if err := report.RenderPlan(w, report.Table, plan, nil); err != nil {
+		return err
+	}
+	applied, err := repair.Apply(ctx, client, plan, repair.ApplyOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Applied: the tag moved from %s to %s.\n", short(applied.OldDigest), short(applied.NewDigest))
+	fmt.Fprintln(w, "Audited again:")
+	fmt.Fprintln(w)
+	fresh, err := registry.New()
+	if err != nil {
+		return err
+	}
+	after := audit.Run(ctx, fresh, []audit.Target{{Name: target, Require: require}}, audit.Options{})
+	if err := report.Render(w, report.Table, after); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Now your own images:")
+	fmt.Fprintln(w, "  mlaudit audit --require linux/amd64,linux/arm64 REGISTRY/REPO:TAG")
+	fmt.Fprintln(w, "  mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 REGISTRY/REPO:TAG")
+	return nil
+}
+
+func short(digest string) string {
+	if len(digest) > 19 {
+		return digest[:19]
+	}
+	return digest
 }
 
 // section is one story's part of the report.
@@ -108,8 +162,6 @@ func renderSections(w io.Writer, sections []section, result *audit.Result) error
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "All stories:\n  %s\n\n", report.Summary(result))
-	fmt.Fprintln(w, "Audit your own images the same way:")
-	fmt.Fprintln(w, "  mlaudit audit --require linux/amd64,linux/arm64 REGISTRY/REPO:TAG")
 	return nil
 }
 

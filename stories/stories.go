@@ -61,6 +61,10 @@ func (s Story) Seed(ctx context.Context, w Writer, dest Dest) ([]Target, error) 
 	return targets, nil
 }
 
+// AIBrixRuntime is the AIBrix list that lost linux/amd64, with per-arch
+// tags "{tag}-amd64" and "{tag}-arm64" beside it to repair it from.
+const AIBrixRuntime = "aibrix/runtime:v0.3.0-rc.2"
+
 const (
 	twoArch   = "linux/amd64,linux/arm64"
 	threeArch = "linux/amd64,linux/arm64,linux/arm/v7"
@@ -84,13 +88,13 @@ func aibrix(b *builder) []Target {
 	armRuntime := b.image("linux/arm64", Docker, "runtime")
 	b.push("aibrix/runtime:v0.3.0-rc.2-amd64", b.image("linux/amd64", Docker, "runtime"))
 	b.push("aibrix/runtime:v0.3.0-rc.2-arm64", armRuntime)
-	b.push("aibrix/runtime:v0.3.0-rc.2", b.index(Docker, Entry{Image: armRuntime, Platform: "linux/arm64"}))
+	b.push(AIBrixRuntime, b.index(Docker, Entry{Image: armRuntime, Platform: "linux/arm64"}))
 	b.push("aibrix/gateway-plugins:v0.3.0-rc.2", b.image("linux/arm64", Docker, "gateway-plugins"))
 	b.push("aibrix/metadata-service:v0.3.0-rc.2", b.index(Docker,
 		Entry{Image: b.image("linux/amd64", Docker, "metadata-service"), Platform: "linux/amd64"},
 		Entry{Image: b.image("linux/arm64", Docker, "metadata-service"), Platform: "linux/arm64"}))
 	return []Target{
-		{Ref: b.ref("aibrix/runtime:v0.3.0-rc.2"), Require: twoArch},
+		{Ref: b.ref(AIBrixRuntime), Require: twoArch},
 		{Ref: b.ref("aibrix/gateway-plugins:v0.3.0-rc.2"), Require: twoArch},
 		{Ref: b.ref("aibrix/metadata-service:v0.3.0-rc.2"), Require: twoArch},
 	}

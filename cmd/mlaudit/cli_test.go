@@ -258,6 +258,10 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo should tell the %s story", s.Name)
 		}
 	}
+	repaired := r.stdout[strings.Index(r.stdout, "6. Repair"):]
+	if !strings.Contains(repaired, "add     linux/amd64") || !strings.Contains(repaired, "1 image audited: 0 errors, 0 warnings") {
+		t.Errorf("the demo should repair the AIBrix list and audit it clean:\n%s", repaired)
+	}
 	r = mlaudit(t, "", "demo", "--format", "json")
 	rep := decode(t, r.stdout)
 	got := map[audit.Code]bool{}

@@ -20,7 +20,10 @@ func newDemoCmd() *cobra.Command {
 failures mlaudit exists for (a per-arch tag holding the wrong architecture, a
 list that lost linux/amd64, arm-prefixed legacy names, a buildx OCI layout
 whose arm64 entry is amd64, and index shapes clients trip over), audits them
-and prints the report. No network, no set-up.
+and prints the report. Then it repairs the list that lost linux/amd64 from
+its per-arch tags and audits it again. No network, no set-up.
+
+With --format json it prints the audit of the stories only.
 
 It exits 0 when the demo ran, whatever it found: the findings are the point.`,
 		Args: cobra.NoArgs,
