@@ -61,7 +61,7 @@ func renderPlanTable(w io.Writer, p *repair.Plan) error {
 		if r.Attestation {
 			plat = "(attestation)"
 		}
-		if err := t.Append([]string{string(r.Action), cell(plat), orDash(short(r.Digest)), from(p, r.Source)}); err != nil {
+		if err := t.Append([]string{string(r.Action), cell(plat), orDash(short(r.Digest)), foldRef(from(p, r.Source), 30)}); err != nil {
 			return err
 		}
 	}
@@ -109,4 +109,23 @@ func from(p *repair.Plan, source string) string {
 		return source[i:]
 	}
 	return source
+}
+
+// foldRef breaks a long reference after its slashes into lines of at most
+// n characters (a longer path segment stands on its own line), so a table
+// column of references stays narrow.
+func foldRef(ref string, n int) string {
+	if len(ref) <= n {
+		return ref
+	}
+	var lines []string
+	line := ""
+	for _, part := range strings.SplitAfter(ref, "/") {
+		if line != "" && len(line)+len(part) > n {
+			lines = append(lines, line)
+			line = ""
+		}
+		line += part
+	}
+	return strings.Join(append(lines, line), "\n")
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/repair"
 	"github.com/mlaudit/mlaudit/report"
 )
 
@@ -110,5 +111,36 @@ func TestParseFormat(t *testing.T) {
 	_, err := report.ParseFormat("yaml")
 	if err == nil || !strings.Contains(err.Error(), "json, table") {
 		t.Errorf("an unknown format should list the known ones: %v", err)
+	}
+}
+
+func TestPlanTableFitsEightyColumns(t *testing.T) {
+	p := &repair.Plan{
+		Target: "ghcr.io/org/runtime:v0.3.0-rc.2", Dest: "ghcr.io/org/runtime:v0.3.0-rc.2",
+		OldDigest: "sha256:" + strings.Repeat("ab", 32), OldMediaType: "application/vnd.docker.distribution.manifest.list.v2+json",
+		NewDigest: "sha256:" + strings.Repeat("cd", 32), MediaType: "application/vnd.oci.image.index.v1+json", Changed: true,
+		Rows: []repair.Row{
+			{Platform: "linux/arm64", Digest: "sha256:" + strings.Repeat("01", 32), Source: "ghcr.io/org/runtime:v0.3.0-rc.2", Action: repair.Keep, Reason: "correct"},
+			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("02", 32), Source: "ghcr.io/org/runtime:v0.3.0-rc.2-amd64", Action: repair.Add, Reason: "missing from the index"},
+			{Platform: "windows(10.0.20348.2227)/amd64", Digest: "sha256:" + strings.Repeat("03", 32), Source: "ghcr.io/org/runtime-windows:ltsc2022", Action: repair.Add, Reason: "missing from the index"},
+			{Platform: "unknown", Digest: "sha256:" + strings.Repeat("04", 32), Source: "ghcr.io/org/runtime:v0.3.0-rc.2", Action: repair.Drop, Reason: "attests sha256:0505050505, which leaves the index", Attestation: true},
+			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("06", 32), Source: "ghcr.io/org/runtime:latest-aarch64", Action: repair.Reject, Reason: `tag-platform-mismatch: tag "latest-aarch64" names arm64 ("aarch64") but the image is linux/amd64`},
+		},
+		Notes: []string{"tag sha256-abab.sig is attached to the old digest and will not follow a new index: sign or attest ghcr.io/org/runtime:v0.3.0-rc.2 again after applying"},
+	}
+	var b bytes.Buffer
+	if err := report.RenderPlan(&b, report.Table, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 80 {
+			t.Errorf("line of %d columns: %q", len(line), line)
+		}
+	}
+	for _, want := range []string{":v0.3.0-rc.2-amd64", "(this tag)", "(attestation)", "reject", "Note: tag sha256-abab.sig", "after: OCI index sha256:cdcdcdcdcdcd"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan should show %q:\n%s", want, out)
+		}
 	}
 }

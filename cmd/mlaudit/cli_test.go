@@ -258,7 +258,11 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo should tell the %s story", s.Name)
 		}
 	}
-	repaired := r.stdout[strings.Index(r.stdout, "6. Repair"):]
+	i := strings.Index(r.stdout, "6. Repair")
+	if i < 0 {
+		t.Fatalf("the demo shows no repair:\n%s", r.stdout)
+	}
+	repaired := r.stdout[i:]
 	if !strings.Contains(repaired, "add     linux/amd64") || !strings.Contains(repaired, "1 image audited: 0 errors, 0 warnings") {
 		t.Errorf("the demo should repair the AIBrix list and audit it clean:\n%s", repaired)
 	}
