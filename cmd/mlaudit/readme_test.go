@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/repair"
 )
 
 // TestREADMEDocumentsEverything keeps the README in step with the code:
@@ -24,11 +26,18 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 			t.Errorf("README lacks the row for %s, exactly:\n%s", c.Code, row)
 		}
 	}
-	newAuditCmd().Flags().VisitAll(func(f *pflag.Flag) {
-		if !strings.Contains(readme, "`--"+f.Name) {
-			t.Errorf("README does not document --%s", f.Name)
+	for _, cmd := range []*cobra.Command{newAuditCmd(), newRepairCmd()} {
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if !strings.Contains(readme, "`--"+f.Name) {
+				t.Errorf("README does not document %s --%s", cmd.Name(), f.Name)
+			}
+		})
+	}
+	for _, a := range []repair.Action{repair.Keep, repair.Add, repair.Replace, repair.Fix, repair.Drop, repair.Skip, repair.Reject} {
+		if !strings.Contains(readme, "`"+string(a)+"`") {
+			t.Errorf("README does not document the repair action %s", a)
 		}
-	})
+	}
 	for _, s := range []string{audit.StatusOK, audit.StatusMismatch, audit.StatusMissing, audit.StatusMissingChild, audit.StatusDigestMismatch, audit.StatusNoPlatform, audit.StatusDuplicate, audit.StatusUnreadable, audit.StatusAttestation} {
 		if !strings.Contains(readme, "`"+s+"`") {
 			t.Errorf("README does not document the row status %s", s)
