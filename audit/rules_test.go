@@ -10,68 +10,24 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/stories"
 )
 
-// fx seeds one case into a fresh in-process registry.
-type fx struct {
-	t      *testing.T
-	host   string
-	client interface {
-		Push(context.Context, string, remote.Taggable) error
-		Delete(context.Context, string) error
-	}
-}
+// fx seeds one case into a fresh in-process registry; images are salted
+// with the test's name.
+type fx struct{ *storytest.Env }
 
 func (f *fx) img(p string, format stories.Format) v1.Image {
-	f.t.Helper()
-	img, err := stories.Image(p, format, f.t.Name())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return img
-}
-
-func (f *fx) idx(format stories.Format, entries ...stories.Entry) v1.ImageIndex {
-	f.t.Helper()
-	idx, err := stories.Index(format, entries...)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return idx
-}
-
-func (f *fx) push(repoTag string, t remote.Taggable) string {
-	f.t.Helper()
-	ref := f.host + "/" + repoTag
-	if err := f.client.Push(context.Background(), ref, t); err != nil {
-		f.t.Fatal(err)
-	}
-	return ref
-}
-
-func (f *fx) attest(img v1.Image) stories.Entry {
-	f.t.Helper()
-	d := digest(f.t, img)
-	att, err := stories.Attestation(d)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return stories.Entry{Image: att, Attests: &d}
+	return f.Image(p, format, f.T.Name())
 }
 
 func digest(t testing.TB, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
-	t.Helper()
-	h, err := d.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return storytest.Digest(t, d)
 }
 
 func e(img mutate.Appendable, p string) stories.Entry { return stories.Entry{Image: img, Platform: p} }
@@ -93,14 +49,14 @@ func TestRules(t *testing.T) {
 			require: "linux/amd64,linux/arm64",
 			seed: func(f *fx) string {
 				amd, arm := f.img("linux/amd64", oci), f.img("linux/arm64/v8", oci)
-				return f.push("app:1", f.idx(oci, e(amd, "linux/amd64"), e(arm, "linux/arm64/v8"), f.attest(amd), f.attest(arm)))
+				return f.Push("app:1", f.Index(oci, e(amd, "linux/amd64"), e(arm, "linux/arm64/v8"), f.Attest(amd), f.Attest(arm)))
 			},
 		},
 		{
 			name:    "arm64/v8 and aarch64 entries satisfy linux/arm64",
 			require: "linux/arm64",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/arm64/v8", oci), "linux/aarch64")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm64/v8", oci), "linux/aarch64")))
 			},
 			want: []string{"noncanonical-platform linux/arm64"},
 		},
@@ -108,7 +64,7 @@ func TestRules(t *testing.T) {
 			name:    "arm/v7 does not stand in for arm64 (OnlyStrict)",
 			require: "linux/arm64",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/arm/v7", oci), "linux/arm/v7")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm/v7", oci), "linux/arm/v7")))
 			},
 			want: []string{"missing-platform linux/arm64"},
 		},
@@ -116,7 +72,7 @@ func TestRules(t *testing.T) {
 			name:    "386 does not stand in for amd64",
 			require: "linux/amd64",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/386", oci), "linux/386")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/386", oci), "linux/386")))
 			},
 			want: []string{"missing-platform linux/amd64"},
 		},
@@ -124,7 +80,7 @@ func TestRules(t *testing.T) {
 			name:    "arm without a variant is arm/v7, spelled non-canonically",
 			require: "linux/arm/v7",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/arm/v7", oci), "linux/arm")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm/v7", oci), "linux/arm")))
 			},
 			want: []string{"noncanonical-platform linux/arm/v7"},
 		},
@@ -132,7 +88,7 @@ func TestRules(t *testing.T) {
 			name:    "arm/v6 entry does not satisfy arm/v7",
 			require: "linux/arm/v7",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/arm/v6", oci), "linux/arm/v6")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm/v6", oci), "linux/arm/v6")))
 			},
 			want: []string{"missing-platform linux/arm/v7"},
 		},
@@ -140,7 +96,7 @@ func TestRules(t *testing.T) {
 			name:    "windows os.version must match a versioned requirement",
 			require: "windows(10.0.17763)/amd64",
 			seed: func(f *fx) string {
-				return f.push("win:1", f.idx(docker,
+				return f.Push("win:1", f.Index(docker,
 					e(f.img("windows/amd64:10.0.20348.2227", docker), "windows/amd64:10.0.20348.2227")))
 			},
 			want: []string{"missing-platform windows(10.0.17763)/amd64"},
@@ -149,7 +105,7 @@ func TestRules(t *testing.T) {
 			name:    "windows entries of different os.version are not duplicates",
 			require: "windows(10.0.17763)/amd64,windows(10.0.20348)/amd64",
 			seed: func(f *fx) string {
-				return f.push("win:1", f.idx(docker,
+				return f.Push("win:1", f.Index(docker,
 					e(f.img("windows/amd64:10.0.17763.5458", docker), "windows/amd64:10.0.17763.5458"),
 					e(f.img("windows/amd64:10.0.20348.2227", docker), "windows/amd64:10.0.20348.2227")))
 			},
@@ -157,7 +113,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "windows entry whose config names another os.version",
 			seed: func(f *fx) string {
-				return f.push("win:1", f.idx(docker,
+				return f.Push("win:1", f.Index(docker,
 					e(f.img("windows/amd64:10.0.17763.5458", docker), "windows/amd64:10.0.20348.2227")))
 			},
 			want: []string{"platform-mismatch windows(10.0.20348.2227)/amd64"},
@@ -165,73 +121,73 @@ func TestRules(t *testing.T) {
 		{
 			name: "an amd64 image listed as arm64",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(f.img("linux/amd64", docker), "linux/arm64")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(f.img("linux/amd64", docker), "linux/arm64")))
 			},
 			want: []string{"mixed-media-types", "platform-mismatch linux/arm64"},
 		},
 		{
 			name: "a config that omits the arm variant is not a mismatch",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/arm", oci), "linux/arm/v6")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm", oci), "linux/arm/v6")))
 			},
 			want: []string{"noncanonical-platform linux/arm/v7"},
 		},
 		{
 			name:    "a single image meeting its one requirement",
 			require: "linux/arm64",
-			seed:    func(f *fx) string { return f.push("app:1", f.img("linux/arm64", oci)) },
+			seed:    func(f *fx) string { return f.Push("app:1", f.img("linux/arm64", oci)) },
 		},
 		{
 			name:    "a single image of another platform",
 			require: "linux/amd64",
-			seed:    func(f *fx) string { return f.push("app:1", f.img("linux/arm64", oci)) },
+			seed:    func(f *fx) string { return f.Push("app:1", f.img("linux/arm64", oci)) },
 			want:    []string{"missing-platform linux/amd64"},
 		},
 		{
 			name:    "a single image where two platforms are required",
 			require: "linux/amd64,linux/arm64",
-			seed:    func(f *fx) string { return f.push("app:1", f.img("linux/amd64", oci)) },
+			seed:    func(f *fx) string { return f.Push("app:1", f.img("linux/amd64", oci)) },
 			want:    []string{"not-an-index linux/amd64"},
 		},
 		{
 			name:    "a per-arch tag is judged by its name, not --require",
 			require: "linux/amd64,linux/arm64",
-			seed:    func(f *fx) string { return f.push("app:1.0-arm64v8", f.img("linux/arm64/v8", oci)) },
+			seed:    func(f *fx) string { return f.Push("app:1.0-arm64v8", f.img("linux/arm64/v8", oci)) },
 		},
 		{
 			name:    "a per-arch index tag with a foreign entry",
 			require: "linux/amd64,linux/arm64",
 			seed: func(f *fx) string {
-				return f.push("app:1.0-arm64", f.idx(oci, e(f.img("linux/arm64", oci), "linux/arm64"), e(f.img("linux/amd64", oci), "linux/amd64")))
+				return f.Push("app:1.0-arm64", f.Index(oci, e(f.img("linux/arm64", oci), "linux/arm64"), e(f.img("linux/amd64", oci), "linux/amd64")))
 			},
 			want: []string{"tag-platform-mismatch linux/amd64"},
 		},
 		{
 			name: "a tag naming two architectures promises nothing",
-			seed: func(f *fx) string { return f.push("app:amd64-arm64", f.img("linux/s390x", oci)) },
+			seed: func(f *fx) string { return f.Push("app:amd64-arm64", f.img("linux/s390x", oci)) },
 		},
 		{
 			name:    "nested index platforms count for the parent",
 			require: "linux/amd64,linux/arm64,linux/arm/v7",
 			seed: func(f *fx) string {
-				inner := f.idx(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(f.img("linux/arm64", oci), "linux/arm64"))
-				return f.push("app:1", f.idx(oci, stories.Entry{Image: inner}, e(f.img("linux/arm/v7", oci), "linux/arm/v7")))
+				inner := f.Index(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(f.img("linux/arm64", oci), "linux/arm64"))
+				return f.Push("app:1", f.Index(oci, stories.Entry{Image: inner}, e(f.img("linux/arm/v7", oci), "linux/arm/v7")))
 			},
 		},
 		{
 			name: "an attestation with no subject annotation",
 			seed: func(f *fx) string {
 				amd := f.img("linux/amd64", oci)
-				att := f.attest(amd)
+				att := f.Attest(amd)
 				att.Attests = &v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
-				return f.push("app:1", f.idx(oci, e(amd, "linux/amd64"), att))
+				return f.Push("app:1", f.Index(oci, e(amd, "linux/amd64"), att))
 			},
 			want: []string{"orphan-attestation"},
 		},
 		{
 			name: "an OCI index holding a Docker manifest",
 			seed: func(f *fx) string {
-				return f.push("app:1", f.idx(oci, e(f.img("linux/amd64", docker), "linux/amd64")))
+				return f.Push("app:1", f.Index(oci, e(f.img("linux/amd64", docker), "linux/amd64")))
 			},
 			want: []string{"mixed-media-types"},
 		},
@@ -240,10 +196,8 @@ func TestRules(t *testing.T) {
 			require: "linux/amd64,linux/arm64",
 			seed: func(f *fx) string {
 				arm := f.img("linux/arm64", oci)
-				ref := f.push("app:1", f.idx(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(arm, "linux/arm64")))
-				if err := f.client.Delete(context.Background(), f.host+"/app@"+digest(f.t, arm).String()); err != nil {
-					f.t.Fatal(err)
-				}
+				ref := f.Push("app:1", f.Index(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(arm, "linux/arm64")))
+				f.Delete("app", arm)
 				return ref
 			},
 			want: []string{"missing-child linux/arm64"},
@@ -251,7 +205,7 @@ func TestRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fx{t: t, host: testregistry.InProcess(t, nil), client: newClient(t)}
+			f := &fx{storytest.NewEnv(t, testregistry.InProcess(t, nil))}
 			ref := tt.seed(f)
 			got := auditCodes(t, ref, tt.require, nil)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {

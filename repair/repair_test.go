@@ -12,11 +12,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/registry"
@@ -24,15 +24,11 @@ import (
 	"github.com/mlaudit/mlaudit/stories"
 )
 
-// env is one fresh in-process registry and a client for it.
-type env struct {
-	t    *testing.T
-	host string
-	c    *registry.Client
-}
+// env is one registry for a repair test.
+type env struct{ *storytest.Env }
 
 func newEnv(t *testing.T) *env {
-	return &env{t: t, host: testregistry.InProcess(t, nil), c: testregistry.Client(t)}
+	return &env{storytest.NewEnv(t, testregistry.InProcess(t, nil))}
 }
 
 // onBothRegistries runs test against go-containerregistry's in-process
@@ -40,61 +36,24 @@ func newEnv(t *testing.T) *env {
 func onBothRegistries(t *testing.T, test func(t *testing.T, e *env)) {
 	t.Run("in-process", func(t *testing.T) { test(t, newEnv(t)) })
 	t.Run("distribution", func(t *testing.T) {
-		test(t, &env{t: t, host: testregistry.Distribution(t), c: testregistry.Client(t)})
+		test(t, &env{storytest.NewEnv(t, testregistry.Distribution(t))})
 	})
 }
 
-func (e *env) img(p string, f stories.Format, salt string) v1.Image {
-	e.t.Helper()
-	img, err := stories.Image(p, f, salt)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return img
-}
-
-func (e *env) idx(f stories.Format, entries ...stories.Entry) v1.ImageIndex {
-	e.t.Helper()
-	idx, err := stories.Index(f, entries...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return idx
-}
-
-func (e *env) push(repoTag string, t remote.Taggable) string {
-	e.t.Helper()
-	ref := e.host + "/" + repoTag
-	if err := e.c.Push(context.Background(), ref, t); err != nil {
-		e.t.Fatal(err)
-	}
-	return ref
-}
-
-func (e *env) attest(img v1.Image) stories.Entry {
-	e.t.Helper()
-	d, _ := img.Digest()
-	att, err := stories.Attestation(d)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return stories.Entry{Image: att, Attests: &d}
-}
-
 func (e *env) prepare(req repair.Request) *repair.Plan {
-	e.t.Helper()
-	p, err := repair.Prepare(context.Background(), e.c, req)
+	e.T.Helper()
+	p, err := repair.Prepare(context.Background(), e.Client, req)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return p
 }
 
 func (e *env) resolve(ref string) string {
-	e.t.Helper()
-	d, err := e.c.Resolve(context.Background(), ref)
+	e.T.Helper()
+	d, err := e.Client.Resolve(context.Background(), ref)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return d
 }
@@ -103,7 +62,7 @@ func entry(img mutate.Appendable, p string) stories.Entry {
 	return stories.Entry{Image: img, Platform: p}
 }
 
-func require(t *testing.T, s string) []specs.Platform {
+func require(t testing.TB, s string) []specs.Platform {
 	t.Helper()
 	p, err := platform.ParseList(s)
 	if err != nil {
@@ -138,10 +97,10 @@ func codes(fs []audit.Finding) string {
 
 // auditClean audits ref as it is now and fails on any finding or error.
 func (e *env) auditClean(ref, req string) *audit.Result {
-	e.t.Helper()
-	r := audit.Run(context.Background(), testregistry.Client(e.t), []audit.Target{{Name: ref, Require: require(e.t, req)}}, audit.Options{})
+	e.T.Helper()
+	r := audit.Run(context.Background(), testregistry.Client(e.T), []audit.Target{{Name: ref, Require: require(e.T, req)}}, audit.Options{})
 	if len(r.Errors) > 0 || len(r.Findings) > 0 {
-		e.t.Fatalf("%s is not clean after the repair: errors %v, findings %v", ref, r.Errors, r.Findings)
+		e.T.Fatalf("%s is not clean after the repair: errors %v, findings %v", ref, r.Errors, r.Findings)
 	}
 	return r
 }
@@ -151,10 +110,10 @@ func (e *env) auditClean(ref, req string) *audit.Result {
 func TestAIBrixFromPerArchTags(t *testing.T) { onBothRegistries(t, testAIBrix) }
 
 func testAIBrix(t *testing.T, e *env) {
-	amd, arm := e.img("linux/amd64", stories.Docker, "rt"), e.img("linux/arm64", stories.Docker, "rt")
-	e.push("runtime:v1-amd64", amd)
-	e.push("runtime:v1-arm64", arm)
-	target := e.push("runtime:v1", e.idx(stories.Docker, entry(arm, "linux/arm64")))
+	amd, arm := e.Image("linux/amd64", stories.Docker, "rt"), e.Image("linux/arm64", stories.Docker, "rt")
+	e.Push("runtime:v1-amd64", amd)
+	e.Push("runtime:v1-arm64", arm)
+	target := e.Push("runtime:v1", e.Index(stories.Docker, entry(arm, "linux/arm64")))
 	old := e.resolve(target)
 
 	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Require: require(t, "linux/amd64,linux/arm64")})
@@ -168,17 +127,17 @@ func testAIBrix(t *testing.T, e *env) {
 		t.Fatal("Prepare must write nothing")
 	}
 	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
-	applied, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{BackupTag: "{tag}-backup-{date}", Tag: "v1", Now: now})
+	applied, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-backup-{date}", Tag: "v1", Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !applied.Moved || e.resolve(target) != p.NewDigest {
 		t.Fatalf("the tag should hold the new index %s, holds %s", p.NewDigest, e.resolve(target))
 	}
-	if applied.Backup != e.host+"/runtime:v1-backup-20261123" || e.resolve(applied.Backup) != old {
+	if applied.Backup != e.Host+"/runtime:v1-backup-20261123" || e.resolve(applied.Backup) != old {
 		t.Errorf("backup %s should hold the old index %s", applied.Backup, old)
 	}
-	if _, err := e.c.Fetch(context.Background(), e.host+"/runtime@"+old); err != nil {
+	if _, err := e.Client.Fetch(context.Background(), e.Host+"/runtime@"+old); err != nil {
 		t.Errorf("the old index must stay fetchable by digest: %v", err)
 	}
 	e.auditClean(target, "linux/amd64,linux/arm64")
@@ -188,9 +147,9 @@ func testAIBrix(t *testing.T, e *env) {
 // never used as the arm64 image.
 func TestKomodoWrongSourceIsRejected(t *testing.T) {
 	e := newEnv(t)
-	amd := e.img("linux/amd64", stories.OCI, "periphery")
-	source := e.push("periphery:latest-aarch64", e.img("linux/amd64", stories.OCI, "built on amd64"))
-	target := e.push("periphery:latest", e.idx(stories.OCI, entry(amd, "linux/amd64")))
+	amd := e.Image("linux/amd64", stories.OCI, "periphery")
+	source := e.Push("periphery:latest-aarch64", e.Image("linux/amd64", stories.OCI, "built on amd64"))
+	target := e.Push("periphery:latest", e.Index(stories.OCI, entry(amd, "linux/amd64")))
 	p := e.prepare(repair.Request{Target: target, From: []string{source}, Require: require(t, "linux/amd64,linux/arm64")})
 	if got, want := rows(p), "keep linux/amd64, reject linux/amd64"; got != want {
 		t.Fatalf("rows = %s, want %s", got, want)
@@ -204,7 +163,7 @@ func TestKomodoWrongSourceIsRejected(t *testing.T) {
 		}
 	}
 	before := e.resolve(target)
-	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{}); !errors.Is(err, repair.ErrUnsatisfied) {
+	if _, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{}); !errors.Is(err, repair.ErrUnsatisfied) {
 		t.Fatalf("Apply of a refused plan: err = %v, want ErrUnsatisfied", err)
 	}
 	if e.resolve(target) != before {
@@ -227,13 +186,13 @@ func TestWrongEntries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			amd := e.img("linux/amd64", stories.OCI, "app")
-			fake := e.img("linux/amd64", stories.OCI, "app built FROM amd64")
-			target := e.push("app:1", e.idx(stories.OCI, entry(amd, "linux/amd64"), entry(fake, "linux/arm64"), e.attest(fake)))
+			amd := e.Image("linux/amd64", stories.OCI, "app")
+			fake := e.Image("linux/amd64", stories.OCI, "app built FROM amd64")
+			target := e.Push("app:1", e.Index(stories.OCI, entry(amd, "linux/amd64"), entry(fake, "linux/arm64"), e.Attest(fake)))
 			req := repair.Request{Target: target, Fix: tt.fix, Require: require(t, "linux/amd64,linux/arm64")}
 			if tt.from {
-				arm := e.img("linux/arm64", stories.OCI, "app")
-				req.From = []string{e.push("app:1-arm64", e.idx(stories.OCI, entry(arm, "linux/arm64"), e.attest(arm)))}
+				arm := e.Image("linux/arm64", stories.OCI, "app")
+				req.From = []string{e.Push("app:1-arm64", e.Index(stories.OCI, entry(arm, "linux/arm64"), e.Attest(arm)))}
 			}
 			p := e.prepare(req)
 			if got := rows(p); got != tt.wantRows {
@@ -248,24 +207,21 @@ func TestWrongEntries(t *testing.T) {
 
 func TestMissingChild(t *testing.T) {
 	e := newEnv(t)
-	amd, arm := e.img("linux/amd64", stories.OCI, "b"), e.img("linux/arm64", stories.OCI, "b")
-	target := e.push("broken:1", e.idx(stories.OCI, entry(amd, "linux/amd64"), entry(arm, "linux/arm64")))
-	armDigest, _ := arm.Digest()
-	if err := e.c.Delete(context.Background(), e.host+"/broken@"+armDigest.String()); err != nil {
-		t.Fatal(err)
-	}
+	amd, arm := e.Image("linux/amd64", stories.OCI, "b"), e.Image("linux/arm64", stories.OCI, "b")
+	target := e.Push("broken:1", e.Index(stories.OCI, entry(amd, "linux/amd64"), entry(arm, "linux/arm64")))
+	e.Delete("broken", arm)
 	req := require(t, "linux/amd64,linux/arm64")
 
 	p := e.prepare(repair.Request{Target: target, Fix: true, Require: req})
 	if got := rows(p); got != "drop linux/arm64, keep linux/amd64" || p.OK() {
 		t.Errorf("--fix alone drops the entry and is then missing arm64: rows %s, ok %v", got, p.OK())
 	}
-	source := e.push("other:arm64", e.img("linux/arm64", stories.OCI, "rebuilt"))
+	source := e.Push("other:arm64", e.Image("linux/arm64", stories.OCI, "rebuilt"))
 	p = e.prepare(repair.Request{Target: target, From: []string{source}, Require: req})
 	if got := rows(p); got != "keep linux/amd64, replace linux/arm64" || !p.OK() {
 		t.Fatalf("a source replaces the missing child: rows %s, findings %v", got, p.Findings)
 	}
-	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{}); err != nil {
+	if _, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.auditClean(target, "linux/amd64,linux/arm64")
@@ -273,32 +229,32 @@ func TestMissingChild(t *testing.T) {
 
 func TestNewTagFromSourcesAcrossRepositories(t *testing.T) {
 	e := newEnv(t)
-	amd, arm := e.img("linux/amd64", stories.Docker, "legacy"), e.img("linux/arm/v7", stories.Docker, "legacy")
-	sources := []string{e.push("legacy/app:amd64-1.0", amd), e.push("legacy/app:arm32v7-1.0", arm)}
-	target := e.host + "/new/app:1.0"
+	amd, arm := e.Image("linux/amd64", stories.Docker, "legacy"), e.Image("linux/arm/v7", stories.Docker, "legacy")
+	sources := []string{e.Push("legacy/app:amd64-1.0", amd), e.Push("legacy/app:arm32v7-1.0", arm)}
+	target := e.Host + "/new/app:1.0"
 	p := e.prepare(repair.Request{Target: target, From: sources, Require: require(t, "linux/amd64,linux/arm/v7")})
 	if p.OldDigest != "" || rows(p) != "add linux/amd64, add linux/arm/v7" || p.MediaType != string(types.DockerManifestList) {
 		t.Fatalf("plan: old %q rows %s type %s", p.OldDigest, rows(p), p.MediaType)
 	}
-	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{BackupTag: "{tag}-old"}); err != nil {
+	if _, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-old"}); err != nil {
 		t.Fatal(err)
 	}
 	e.auditClean(target, "linux/amd64,linux/arm/v7")
-	if d := e.resolve(e.host + "/new/app:1.0-old"); d != "" {
+	if d := e.resolve(e.Host + "/new/app:1.0-old"); d != "" {
 		t.Errorf("no backup is made of a tag that did not exist, got %s", d)
 	}
 }
 
 func TestToLayoutAndSingleImageTarget(t *testing.T) {
 	e := newEnv(t)
-	target := e.push("single:1", e.img("linux/amd64", stories.OCI, "single"))
-	source := e.push("single:1-arm64", e.img("linux/arm64", stories.OCI, "single"))
+	target := e.Push("single:1", e.Image("linux/amd64", stories.OCI, "single"))
+	source := e.Push("single:1-arm64", e.Image("linux/arm64", stories.OCI, "single"))
 	dest := "oci:" + filepath.Join(t.TempDir(), "out") + ":1"
 	p := e.prepare(repair.Request{Target: target, From: []string{source}, To: dest, Require: require(t, "linux/amd64,linux/arm64")})
 	if rows(p) != "add linux/arm64, keep linux/amd64" || p.Dest != dest {
 		t.Fatalf("rows %s dest %s", rows(p), p.Dest)
 	}
-	if _, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{}); err != nil {
+	if _, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.auditClean(dest, "linux/amd64,linux/arm64")
@@ -309,13 +265,13 @@ func TestToLayoutAndSingleImageTarget(t *testing.T) {
 
 func TestAnnotationsPreferSourcesAndSignatureNotes(t *testing.T) {
 	e := newEnv(t)
-	amd, arm := e.img("linux/amd64", stories.OCI, "a"), e.img("linux/arm64", stories.OCI, "a")
-	idx := mutate.Annotations(e.idx(stories.OCI, entry(amd, "linux/amd64"), entry(arm, "linux/arm64")), map[string]string{"org.opencontainers.image.version": "1.0"}).(v1.ImageIndex)
-	target := e.push("app:1", idx)
+	amd, arm := e.Image("linux/amd64", stories.OCI, "a"), e.Image("linux/arm64", stories.OCI, "a")
+	idx := mutate.Annotations(e.Index(stories.OCI, entry(amd, "linux/amd64"), entry(arm, "linux/arm64")), map[string]string{"org.opencontainers.image.version": "1.0"}).(v1.ImageIndex)
+	target := e.Push("app:1", idx)
 	old := e.resolve(target)
 	oldHash, _ := v1.NewHash(old)
-	e.push("app:sha256-"+oldHash.Hex+".sig", e.img("linux/amd64", stories.OCI, "a signature stand-in"))
-	newer := e.push("app:1-amd64", e.img("linux/amd64", stories.OCI, "newer build"))
+	e.Push("app:sha256-"+oldHash.Hex+".sig", e.Image("linux/amd64", stories.OCI, "a signature stand-in"))
+	newer := e.Push("app:1-amd64", e.Image("linux/amd64", stories.OCI, "newer build"))
 
 	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
 	if p.Changed || rows(p) != "keep linux/amd64, keep linux/arm64, skip linux/amd64" {
@@ -351,12 +307,12 @@ func (m *movingWriter) PushIndex(ctx context.Context, dest string, raw []byte, m
 func TestConcurrentTagMoveIsDetected(t *testing.T) { onBothRegistries(t, testConcurrentMove) }
 
 func testConcurrentMove(t *testing.T, e *env) {
-	arm := e.img("linux/arm64", stories.OCI, "race")
-	e.push("race:1-amd64", e.img("linux/amd64", stories.OCI, "race"))
-	target := e.push("race:1", e.idx(stories.OCI, entry(arm, "linux/arm64")))
+	arm := e.Image("linux/arm64", stories.OCI, "race")
+	e.Push("race:1-amd64", e.Image("linux/amd64", stories.OCI, "race"))
+	target := e.Push("race:1", e.Index(stories.OCI, entry(arm, "linux/arm64")))
 	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
-	other := e.img("linux/s390x", stories.OCI, "the other job's push")
-	w := &movingWriter{Client: e.c, target: target, other: other}
+	other := e.Image("linux/s390x", stories.OCI, "the other job's push")
+	w := &movingWriter{Client: e.Client, target: target, other: other}
 	_, err := repair.Apply(context.Background(), w, p, repair.ApplyOptions{BackupTag: "{tag}-bak"})
 	if !errors.Is(err, repair.ErrChanged) {
 		t.Fatalf("err = %v, want ErrChanged", err)
@@ -365,24 +321,24 @@ func testConcurrentMove(t *testing.T, e *env) {
 	if got := e.resolve(target); got != otherDigest.String() {
 		t.Errorf("the tag must keep the other job's push %s, holds %s", otherDigest, got)
 	}
-	if got := e.resolve(e.host + "/race:1-bak"); got != "" {
+	if got := e.resolve(e.Host + "/race:1-bak"); got != "" {
 		t.Errorf("no backup tag is written when the tag changed, got %s", got)
 	}
-	if _, err := e.c.Fetch(context.Background(), e.host+"/race@"+p.NewDigest); err != nil {
+	if _, err := e.Client.Fetch(context.Background(), e.Host+"/race@"+p.NewDigest); err != nil {
 		t.Errorf("the new index is pushed by digest before the check: %v", err)
 	}
 }
 
 func TestBackupTagNeverOverwritesAnotherManifest(t *testing.T) {
 	e := newEnv(t)
-	arm := e.img("linux/arm64", stories.OCI, "bak")
-	e.push("bak:1-amd64", e.img("linux/amd64", stories.OCI, "bak"))
-	target := e.push("bak:1", e.idx(stories.OCI, entry(arm, "linux/arm64")))
-	taken := e.push("bak:1-old", e.img("linux/s390x", stories.OCI, "something else"))
+	arm := e.Image("linux/arm64", stories.OCI, "bak")
+	e.Push("bak:1-amd64", e.Image("linux/amd64", stories.OCI, "bak"))
+	target := e.Push("bak:1", e.Index(stories.OCI, entry(arm, "linux/arm64")))
+	taken := e.Push("bak:1-old", e.Image("linux/s390x", stories.OCI, "something else"))
 	held := e.resolve(taken)
 	old := e.resolve(target)
 	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
-	_, err := repair.Apply(context.Background(), e.c, p, repair.ApplyOptions{BackupTag: "{tag}-old", Tag: "1"})
+	_, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-old", Tag: "1"})
 	if err == nil || !strings.Contains(err.Error(), "already holds") {
 		t.Fatalf("err = %v, want a refusal to overwrite the backup tag", err)
 	}

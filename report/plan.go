@@ -6,9 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/mlaudit/mlaudit/repair"
 )
 
@@ -49,13 +46,7 @@ func renderPlanTable(w io.Writer, p *repair.Plan) error {
 	if pr.err != nil {
 		return pr.err
 	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRendition(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)}),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-	)
-	t.Header([]string{"ACTION", "PLATFORM", "DIGEST", "FROM"})
+	t := newTable(w, "ACTION", "PLATFORM", "DIGEST", "FROM")
 	for _, r := range p.Rows {
 		plat := r.Platform
 		if r.Attestation {

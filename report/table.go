@@ -76,13 +76,7 @@ func (p *printer) image(img audit.Image) {
 	if p.err != nil {
 		return
 	}
-	t := tablewriter.NewTable(p.w,
-		tablewriter.WithRendition(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)}),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-	)
-	t.Header([]string{"PLATFORM", "CONFIG", "DIGEST", "STATUS"})
+	t := newTable(p.w, "PLATFORM", "CONFIG", "DIGEST", "STATUS")
 	for _, pl := range img.Platforms {
 		config := pl.ConfigPlatform
 		if config == "" {
@@ -111,6 +105,18 @@ func (p *printer) finding(f audit.Finding) {
 	p.line(head)
 	p.wrapped("        ", f.Message)
 	p.wrapped("        fix: ", f.Hint)
+}
+
+// newTable makes the ASCII, left-aligned table every table report uses.
+func newTable(w io.Writer, header ...string) *tablewriter.Table {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRendition(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)}),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+	)
+	t.Header(header)
+	return t
 }
 
 // Summary is the report's last line: counts, then cost and time when the

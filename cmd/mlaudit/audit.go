@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,9 +21,7 @@ type auditFlags struct {
 	failOn      string
 	targetsFile string
 	jobs        int
-	timeout     time.Duration
-	insecure    []string
-	verbose     bool
+	registry    registryFlags
 }
 
 func newAuditCmd() *cobra.Command {
@@ -72,9 +69,7 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
 	fl.StringVar(&f.targetsFile, "targets-file", "", "read targets from this file, one a line ('#' starts a comment; - for standard input)")
 	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once")
-	fl.DurationVar(&f.timeout, "timeout", registry.DefaultTimeout, "time limit for each HTTP request, including reading its body")
-	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to this registry host[:port] (repeatable); loopback registries always may")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every HTTP request to standard error (never headers or credentials)")
+	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
 }
@@ -103,11 +98,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if len(names) == 0 {
 		return usageError(fmt.Errorf("no targets: name at least one, e.g. mlaudit audit ghcr.io/org/app:1.0 (see --help)"))
 	}
-	opts := []registry.Option{registry.WithJobs(f.jobs), registry.WithTimeout(f.timeout), registry.WithInsecure(f.insecure...)}
-	if f.verbose {
-		opts = append(opts, registry.WithLog(cmd.ErrOrStderr()))
-	}
-	client, err := registry.New(opts...)
+	client, err := registry.New(f.registry.options(cmd, registry.WithJobs(f.jobs))...)
 	if err != nil {
 		return usageError(err)
 	}

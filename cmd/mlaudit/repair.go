@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -29,9 +28,7 @@ type repairFlags struct {
 	apply         bool
 	backupTag     string
 	format        string
-	timeout       time.Duration
-	insecure      []string
-	verbose       bool
+	registry      registryFlags
 }
 
 func newRepairCmd() *cobra.Command {
@@ -82,9 +79,7 @@ since the plan was made.`,
 	fl.BoolVar(&f.apply, "apply", false, "push the result; without it nothing is written")
 	fl.StringVar(&f.backupTag, "backup-tag", "", "before moving the tag, tag the old index with this template ({tag}, {date}, {digest}), e.g. '{tag}-backup-{date}'")
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
-	fl.DurationVar(&f.timeout, "timeout", registry.DefaultTimeout, "time limit for each HTTP request")
-	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to this registry host[:port] (repeatable)")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every HTTP request to standard error")
+	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
 }
@@ -103,10 +98,7 @@ func runRepair(cmd *cobra.Command, f *repairFlags, target string) error {
 			return usageError(err)
 		}
 	}
-	opts := []registry.Option{registry.WithTimeout(f.timeout), registry.WithInsecure(f.insecure...)}
-	if f.verbose {
-		opts = append(opts, registry.WithLog(cmd.ErrOrStderr()))
-	}
+	opts := f.registry.options(cmd)
 	client, err := registry.New(opts...)
 	if err != nil {
 		return usageError(err)
