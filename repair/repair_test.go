@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -360,4 +362,42 @@ func TestPerArchTags(t *testing.T) {
 			t.Errorf("CheckTemplate(%q) should fail", bad)
 		}
 	}
+}
+
+// TestAcrossRegistries builds a list on Debian's registry from images that
+// live only on another registry: children are copied, layers included.
+func TestAcrossRegistries(t *testing.T) {
+	src := newEnv(t)
+	amd := src.Push("team/app:amd64", src.Image("linux/amd64", stories.OCI, "across"))
+	arm := src.Push("team/app:arm64", src.Image("linux/arm64", stories.OCI, "across"))
+	dst := &env{storytest.NewEnv(t, testregistry.Distribution(t))}
+	target := dst.Host + "/mirror/app:1"
+	p := dst.prepare(repair.Request{Target: target, From: []string{amd, arm}, Require: require(t, "linux/amd64,linux/arm64")})
+	if _, err := repair.Apply(context.Background(), dst.Client, p, repair.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dst.auditClean(target, "linux/amd64,linux/arm64")
+	// The layers came along: the image can be read whole from the new home.
+	img, err := remote.Image(mustRef(t, dst.Host+"/mirror/app@"+p.Children[0].Digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) == 0 {
+		t.Fatalf("layers: %v, %v", layers, err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatalf("the layer was not copied: %v", err)
+	}
+	rc.Close()
+}
+
+func mustRef(t *testing.T, ref string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
