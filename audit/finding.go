@@ -55,50 +55,64 @@ const (
 	DigestMismatch       Code = "digest-mismatch"
 )
 
-// CodeInfo describes a finding code: its severity, what it means and how
-// to fix it. The README and every report format use this text.
+// CodeInfo describes a finding code: its severity, what it means, why it
+// matters and how to fix it. `mlaudit codes`, the README, SARIF rule help
+// and every report use this text.
 type CodeInfo struct {
 	Code     Code     `json:"code"`
 	Severity Severity `json:"severity"`
 	// Summary says what the code means, in one sentence.
 	Summary string `json:"summary"`
+	// Why says what goes wrong for users, in one sentence.
+	Why string `json:"why"`
 	// Hint says how to fix it, in one sentence.
 	Hint string `json:"hint"`
 }
 
 var codes = []CodeInfo{
 	{MissingPlatform, Error,
-		"A required platform has no entry in the index, so pulls on that platform fail with \"no matching manifest\".",
-		"Build and push the missing platform, then re-create the list with every platform (e.g. `docker buildx imagetools create -t TAG IMAGE-amd64 IMAGE-arm64`)."},
+		"A required platform has no entry in the index.",
+		"Pulls on that platform fail with \"no matching manifest\", as AIBrix's sync script did for linux/amd64.",
+		"Build and push the missing platform, then re-create the list with every platform (`mlaudit repair --per-arch '{tag}-{arch}'`, or `docker buildx imagetools create -t TAG IMAGE-amd64 IMAGE-arm64`)."},
 	{NotAnIndex, Error,
-		"Several platforms are required but the tag holds a single image, often because a per-arch job overwrote the list.",
-		"Re-create a multi-arch list from the per-arch images (e.g. `docker buildx imagetools create -t TAG IMAGE-amd64 IMAGE-arm64`)."},
+		"Several platforms are required but the tag holds a single image.",
+		"Every other platform gets the wrong image or none; this is what a per-arch CI job overwriting a multi-arch tag leaves behind.",
+		"Re-create a multi-arch list from the per-arch images (`mlaudit repair --per-arch '{tag}-{arch}'`, or `docker buildx imagetools create`)."},
 	{PlatformMismatch, Error,
-		"An index entry claims one platform but its image config says another, so clients pull the wrong binaries.",
-		"Rebuild the image for the platform the index claims, or re-create the index with the platform from the image config."},
+		"An index entry claims one platform but its image config says another.",
+		"Clients pull that image for the claimed platform and fail with \"exec format error\", or run it under emulation without knowing.",
+		"Rebuild the image for the platform the index claims, or re-create the index with the platform from the image config (`mlaudit repair --fix`)."},
 	{TagPlatformMismatch, Error,
 		"The tag's name names an architecture its image is not (e.g. latest-aarch64 holding amd64).",
+		"Users who pick the tag for their architecture get \"does not match the specified platform\", as Komodo's did.",
 		"Rebuild the tag for the architecture its name promises (`docker buildx build --platform ...`), or move the image to a correctly named tag."},
 	{MissingChild, Error,
-		"The index references a manifest or config the registry does not have, so pulls of that platform fail.",
-		"Re-push the missing image, or re-create the index without the entry."},
+		"The index references a manifest or config the registry does not have.",
+		"Pulls of that platform fail, and so does copying the whole list (skopeo copy --all, crane copy).",
+		"Re-push the missing image, or re-create the index without the entry (`mlaudit repair --fix`)."},
 	{DuplicatePlatform, Warning,
-		"Two index entries claim the same platform; clients pick one of them arbitrarily.",
-		"Re-create the index with one entry per platform."},
+		"Two index entries claim the same platform.",
+		"Clients pick one of them arbitrarily, so two machines may run different images.",
+		"Re-create the index with one entry per platform (`mlaudit repair --fix`)."},
 	{MissingPlatformField, Error,
-		"An image entry in the index has no platform, so clients cannot select it.",
-		"Re-create the index with the platform of every image entry set from its config."},
+		"An image entry in the index has no platform.",
+		"Clients cannot select it, so the image is unreachable by platform.",
+		"Re-create the index with the platform of every image entry set from its config (`mlaudit repair --fix`)."},
 	{NoncanonicalPlatform, Warning,
-		"A platform is spelled in a non-canonical way (aarch64, x86_64, arm without a variant) that some clients do not match.",
-		"Re-create the index (or rebuild the image) with canonical names: linux/amd64, linux/arm64, linux/arm/v7."},
+		"A platform is spelled in a non-canonical way (aarch64, x86_64, arm without a variant).",
+		"Clients and registries that match platforms literally do not find the entry.",
+		"Re-create the index (`mlaudit repair --fix`) or rebuild the image with canonical names: linux/amd64, linux/arm64, linux/arm/v7."},
 	{OrphanAttestation, Warning,
 		"An attestation manifest describes an image that is not in the index.",
-		"Re-create the index with each attestation next to the image it describes, or drop the attestation."},
+		"Its provenance or SBOM is attached to nothing, so verifiers cannot use it.",
+		"Re-create the index with each attestation next to the image it describes, or drop the attestation (`mlaudit repair` does both)."},
 	{MixedMediaTypes, Warning,
-		"A Docker manifest list holds OCI manifests, or an OCI index holds Docker manifests; some clients reject the mix.",
+		"A Docker manifest list holds OCI manifests, or an OCI index holds Docker manifests.",
+		"Older clients and some registries reject or mishandle mixed lists.",
 		"Push the list in one format: all OCI (buildx with oci-mediatypes=true) or all Docker schema 2."},
 	{DigestMismatch, Error,
-		"Bytes fetched from the registry do not hash to the digest that was asked for or declared: the content is corrupt or altered.",
+		"Bytes fetched from the registry do not hash to the digest that was asked for or declared.",
+		"The content is corrupt or altered, so nothing built on it can be trusted.",
 		"Re-push the image and check the registry's storage and any proxy in front of it."},
 }
 

@@ -1,5 +1,7 @@
 package audit
 
+import "time"
+
 // Result is everything an audit found, in the order targets were given.
 type Result struct {
 	// Images has one entry per reference audited.
@@ -24,6 +26,9 @@ type Image struct {
 	// flattened), attestations included, then one per required platform
 	// that is missing. A single image has one entry.
 	Platforms []PlatformEntry `json:"platforms"`
+	// Required lists the platforms the image was required to provide
+	// (none for a per-arch tag, which is judged by its name).
+	Required []string `json:"required,omitempty"`
 }
 
 // Status values of a [PlatformEntry].
@@ -70,6 +75,8 @@ type Stats struct {
 	RequestsTotal int64 `json:"requestsTotal"`
 	// DurationMs is the wall time of the audit in milliseconds.
 	DurationMs int64 `json:"durationMs"`
+	// StartedAt is when the audit started.
+	StartedAt time.Time `json:"startedAt"`
 }
 
 // Worst returns the highest severity among the findings, or 0 if there are

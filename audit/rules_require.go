@@ -36,6 +36,9 @@ func checkRequired(c *checker) {
 	if c.perArch || len(c.require) == 0 {
 		return
 	}
+	for _, req := range c.require {
+		c.img.Required = append(c.img.Required, platform.Format(&req))
+	}
 	if !c.isIndex() {
 		c.checkRequiredSingle()
 		return

@@ -88,6 +88,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		}
 	}
 	r.Stats.DurationMs = time.Since(start).Milliseconds()
+	r.Stats.StartedAt = start.UTC().Truncate(time.Second)
 	return r
 }
 

@@ -42,7 +42,8 @@ func ExampleRender() {
 	//         the index lists sha256:9f8e7d6c5b4a as windows(10.0.20348.2227)/amd64
 	//         but its config says windows(10.0.17763.5458)/amd64
 	//         fix: Rebuild the image for the platform the index claims, or re-create
-	//              the index with the platform from the image config.
+	//              the index with the platform from the image config (`mlaudit repair
+	//              --fix`).
 	//
 	// 1 image audited: 1 error, 0 warnings.
 }

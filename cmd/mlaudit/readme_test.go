@@ -21,7 +21,7 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 	}
 	readme := string(b)
 	for _, c := range audit.Codes() {
-		row := "| `" + string(c.Code) + "` | " + c.Severity.String() + " | " + c.Summary + " | " + c.Hint + " |"
+		row := "| `" + string(c.Code) + "` | " + c.Severity.String() + " | " + c.Summary + " | " + c.Why + " | " + c.Hint + " |"
 		if !strings.Contains(readme, row) {
 			t.Errorf("README lacks the row for %s, exactly:\n%s", c.Code, row)
 		}
