@@ -65,6 +65,9 @@ func (c *checker) checkRequiredSingle() {
 		var names []string
 		for _, req := range c.require {
 			names = append(names, platform.Format(&req))
+			if actual == nil || !platform.Agrees(req, *actual) {
+				c.missing = append(c.missing, PlatformEntry{Platform: platform.Format(&req), Status: StatusMissing})
+			}
 		}
 		c.add(NotAnIndex, c.img.Digest, actual, "%s are required but the tag holds a single %s image, not a multi-arch index",
 			strings.Join(names, ", "), platform.Format(actual))
@@ -72,6 +75,7 @@ func (c *checker) checkRequiredSingle() {
 	}
 	req := c.require[0]
 	if actual == nil || !platform.Agrees(req, *actual) {
+		c.missing = append(c.missing, PlatformEntry{Platform: platform.Format(&req), Status: StatusMissing})
 		c.add(MissingPlatform, c.img.Digest, &req, "%s is required but the tag holds a single %s image", platform.Format(&req), platform.Format(actual))
 	}
 }

@@ -14,14 +14,24 @@ type Format string
 
 // The output formats.
 const (
-	Table Format = "table"
-	JSON  Format = "json"
+	Table      Format = "table"
+	JSON       Format = "json"
+	Markdown   Format = "markdown"
+	JUnit      Format = "junit"
+	SARIFFmt   Format = "sarif"
+	Prometheus Format = "prometheus"
+	HTML       Format = "html"
 )
 
 // renderers maps each format to the function that writes it.
 var renderers = map[Format]func(io.Writer, *audit.Result) error{
-	Table: renderTable,
-	JSON:  renderJSON,
+	Table:      renderTable,
+	JSON:       renderJSON,
+	Markdown:   renderMarkdown,
+	JUnit:      renderJUnit,
+	SARIFFmt:   renderSARIF,
+	Prometheus: renderPrometheus,
+	HTML:       renderHTML,
 }
 
 // Formats lists the formats, sorted.

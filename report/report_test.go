@@ -109,7 +109,7 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("ParseFormat(JSON) = %v, %v", f, err)
 	}
 	_, err := report.ParseFormat("yaml")
-	if err == nil || !strings.Contains(err.Error(), "json, table") {
+	if err == nil || !strings.Contains(err.Error(), "html, json, junit, markdown, prometheus, sarif, table") {
 		t.Errorf("an unknown format should list the known ones: %v", err)
 	}
 }

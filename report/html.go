@@ -1,0 +1,76 @@
+package report
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"strings"
+
+	"github.com/mlaudit/mlaudit/audit"
+)
+
+//go:embed html.tmpl
+var htmlTemplate string
+
+var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{"breakable": breakable}).Parse(htmlTemplate))
+
+// breakable lets a long reference wrap after its slashes and colons only.
+func breakable(ref string) template.HTML {
+	var b strings.Builder
+	for _, r := range ref {
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if r == '/' || r == ':' {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String()) //nolint:gosec // every rune was escaped above
+}
+
+// htmlLabel is what a matrix cell says.
+var htmlLabel = map[string]string{
+	cellPresent:  "✓",
+	cellMismatch: "✗ mismatch",
+	cellMissing:  "✗ missing",
+	cellBroken:   "✗ broken",
+	cellWarning:  "! duplicate",
+	cellNone:     "–",
+}
+
+type htmlCell struct{ Class, Label, Platform string }
+
+type htmlRow struct {
+	Ref      string
+	Cells    []htmlCell
+	Findings []audit.Finding
+}
+
+// renderHTML writes one self-contained page (no scripts, fonts or styles
+// from elsewhere): a matrix of images by platforms coloured by status, the
+// findings and fixes beside each row, then what was not audited. On a
+// narrow screen each row becomes a card.
+func renderHTML(w io.Writer, r *audit.Result) error {
+	m := newMatrix(r)
+	page := struct {
+		Summary   string
+		Pass      bool
+		Started   string
+		Platforms []string
+		Rows      []htmlRow
+		Errors    []audit.TargetError
+	}{Summary: Summary(r), Pass: r.Count(audit.Error) == 0 && len(r.Errors) == 0, Platforms: m.Platforms, Errors: r.Errors}
+	if !r.Stats.StartedAt.IsZero() {
+		page.Started = r.Stats.StartedAt.Format("2006-01-02 15:04 UTC")
+	}
+	for _, row := range m.Rows {
+		hr := htmlRow{Ref: row.Image.Ref, Findings: row.Findings}
+		for i, state := range row.Cells {
+			class := state
+			if class == cellNone {
+				class = "none"
+			}
+			hr.Cells = append(hr.Cells, htmlCell{Class: class, Label: htmlLabel[state], Platform: m.Platforms[i]})
+		}
+		page.Rows = append(page.Rows, hr)
+	}
+	return htmlPage.Execute(w, page)
+}
