@@ -1,9 +1,8 @@
 # mlaudit: `make test` installs what the tests need and runs every test.
 
 GO ?= go
-# Debian packages the integration tests use: the distribution registry, and
-# skopeo as an independent client.
-APT_PACKAGES := docker-registry skopeo
+# Debian packages the tests use: the distribution registry, skopeo as an
+# independent client, and chromium to open the HTML report.
 
 .PHONY: test deps lint demo testdata
 
@@ -11,18 +10,19 @@ APT_PACKAGES := docker-registry skopeo
 test: deps lint
 	$(GO) test -count=1 ./...
 
-## deps: install Debian's docker-registry and skopeo when missing
+## deps: install Debian's docker-registry, skopeo and chromium when missing
 deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null 2>&1 || missing="$$missing docker-registry"; \
 	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 		echo "make deps: installing$$missing with apt-get"; \
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends$$missing >/dev/null; \
 	fi; \
-	command -v docker-registry >/dev/null && command -v skopeo >/dev/null
+	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v chromium >/dev/null
 
 ## lint: go vet and gofmt
 lint:

@@ -146,16 +146,8 @@ func writeReport(cmd *cobra.Command, output string, format report.Format, r *aud
 	if output == "" {
 		return report.Render(cmd.OutOrStdout(), format, r)
 	}
-	file, err := os.Create(output)
-	if err != nil {
+	if err := writeFileAtomically(output, func(w io.Writer) error { return report.Render(w, format, r) }); err != nil {
 		return fmt.Errorf("--output: %w", err)
-	}
-	if err := report.Render(file, format, r); err != nil {
-		file.Close()
-		return fmt.Errorf("writing %s: %w", output, err)
-	}
-	if err := file.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", output, err)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r), "Report written to", output+".")
 	return nil

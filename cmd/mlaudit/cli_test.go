@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -353,5 +354,28 @@ func TestUnknownRepositoryOnDistributionRegistry(t *testing.T) {
 		if !strings.Contains(e.Message, "404") {
 			t.Errorf("%s: the error should carry the registry's answer: %s", e.Ref, e.Message)
 		}
+	}
+}
+
+func TestCodesListsEveryCode(t *testing.T) {
+	r := mlaudit(t, "", "codes", "--format", "json")
+	var got []audit.CodeInfo
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if len(got) != len(audit.Codes()) {
+		t.Fatalf("%d codes, want %d", len(got), len(audit.Codes()))
+	}
+	text := mlaudit(t, "", "codes").stdout
+	for _, c := range audit.Codes() {
+		if !strings.Contains(text, string(c.Code)+" ("+c.Severity.String()+")") {
+			t.Errorf("codes does not list %s", c.Code)
+		}
+		if c.Summary == "" || c.Why == "" || c.Hint == "" {
+			t.Errorf("%s lacks what, why or fix", c.Code)
+		}
+	}
+	if r := mlaudit(t, "", "codes", "--format", "yaml"); r.code != 2 {
+		t.Errorf("codes --format yaml: exit %d, want 2", r.code)
 	}
 }

@@ -90,6 +90,9 @@ func runRepair(cmd *cobra.Command, f *repairFlags, target string) error {
 		return usageError(fmt.Errorf("--require: %w", err))
 	}
 	format, err := report.ParseFormat(f.format)
+	if err == nil && format != report.Table && format != report.JSON {
+		err = fmt.Errorf("--format %q: a repair plan is written as table or json", f.format)
+	}
 	if err != nil {
 		return usageError(err)
 	}

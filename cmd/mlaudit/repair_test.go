@@ -135,6 +135,7 @@ func TestRepairUsageErrors(t *testing.T) {
 		{[]string{"repair", "localhost:5000/app@sha256:" + strings.Repeat("a", 64)}, "repair a tag"},
 		{[]string{"repair", "--from", "localhost:5000/Bad:1", "localhost:5000/app:1"}, `"localhost:5000/Bad:1"`},
 		{[]string{"repair", "localhost:5000/app"}, "whole repository"},
+		{[]string{"repair", "--format", "sarif", "localhost:5000/app:1"}, "table or json"},
 	}
 	for _, tt := range tests {
 		r := mlaudit(t, "", tt.args...)
