@@ -156,6 +156,14 @@ func contains(list []string, s string) bool {
 }
 
 func TestSARIFValidatesAgainstTheSchema(t *testing.T) {
+	withPort := fixed()
+	for i := range withPort.Findings {
+		withPort.Findings[i].Ref = "127.0.0.1:5000/app@sha256:" + strings.Repeat("0", 64)
+	}
+	withPort.Findings[0].Ref = "oci:./out:docker.io/library/app:1.0"
+	if err := report.SARIF(withPort).Validate(); err != nil {
+		t.Fatalf("references with a port, a digest or a layout must give valid URIs: %v", err)
+	}
 	r := fixed()
 	if err := report.SARIF(r).Validate(); err != nil {
 		t.Fatalf("SARIF does not validate against the 2.1.0 schema: %v", err)
@@ -172,7 +180,7 @@ func TestSARIFValidatesAgainstTheSchema(t *testing.T) {
 		t.Fatalf("%d results, want %d", len(run.Results), len(r.Findings))
 	}
 	res := run.Results[0]
-	if *res.RuleID != "missing-platform" || res.Level != "error" || *res.Locations[0].PhysicalLocation.ArtifactLocation.URI != r.Images[0].Ref {
+	if *res.RuleID != "missing-platform" || res.Level != "error" || *res.Locations[0].PhysicalLocation.ArtifactLocation.URI != "docker://"+r.Images[0].Ref {
 		t.Errorf("result 0 = rule %s level %s at %s", *res.RuleID, res.Level, *res.Locations[0].PhysicalLocation.ArtifactLocation.URI)
 	}
 	help := run.Tool.Driver.Rules[0].Help

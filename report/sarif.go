@@ -38,7 +38,7 @@ func SARIF(r *audit.Result) *sarif.Report {
 			msg = f.Platform + ": " + msg
 		}
 		location := sarif.NewLocationWithPhysicalLocation(
-			sarif.NewPhysicalLocation().WithArtifactLocation(sarif.NewArtifactLocation().WithURI(f.Ref)))
+			sarif.NewPhysicalLocation().WithArtifactLocation(sarif.NewArtifactLocation().WithURI(artifactURI(f.Ref))))
 		location.WithLogicalLocations([]*sarif.LogicalLocation{
 			sarif.NewLogicalLocation().WithFullyQualifiedName(f.Ref).WithKind("image"),
 		})
@@ -63,6 +63,17 @@ func SARIF(r *audit.Result) *sarif.Report {
 	}
 	doc.AddRun(run)
 	return doc
+}
+
+// artifactURI writes a reference as the URI SARIF requires: registry
+// references as docker://REF (skopeo's transport syntax; a bare
+// "host:port/repo" does not parse as a URI), layout references as they are
+// (oci:DIR:TAG is already one).
+func artifactURI(ref string) string {
+	if strings.HasPrefix(ref, "oci:") {
+		return ref
+	}
+	return "docker://" + ref
 }
 
 func level(s audit.Severity) string {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,10 +15,15 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/report"
 	"github.com/mlaudit/mlaudit/stories"
 )
 
@@ -377,5 +384,57 @@ func TestCodesListsEveryCode(t *testing.T) {
 	}
 	if r := mlaudit(t, "", "codes", "--format", "yaml"); r.code != 2 {
 		t.Errorf("codes --format yaml: exit %d, want 2", r.code)
+	}
+}
+
+// TestDemoInEveryFormat renders the stories' audit in every format and
+// checks each with the parser or schema its consumers use.
+func TestDemoInEveryFormat(t *testing.T) {
+	for _, format := range report.Formats() {
+		t.Run(format, func(t *testing.T) {
+			r := mlaudit(t, "", "demo", "--format", format)
+			if r.code != 0 || r.stdout == "" {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			out := []byte(r.stdout)
+			switch report.Format(format) {
+			case report.JSON:
+				if rep := decode(t, r.stdout); len(rep.Findings) != 12 {
+					t.Errorf("%d findings, want the stories' 12", len(rep.Findings))
+				}
+			case report.JUnit:
+				var doc struct {
+					Failures int `xml:"failures,attr"`
+				}
+				if err := xml.Unmarshal(out, &doc); err != nil || doc.Failures == 0 {
+					t.Errorf("junit: %v, %d failures", err, doc.Failures)
+				}
+			case report.SARIFFmt:
+				doc, err := sarif.FromBytes(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := doc.Validate(); err != nil || len(doc.Runs[0].Results) != 12 {
+					t.Errorf("sarif: %v, %d results", err, len(doc.Runs[0].Results))
+				}
+			case report.Prometheus:
+				p := expfmt.NewTextParser(model.LegacyValidation)
+				if _, err := p.TextToMetricFamilies(bytes.NewReader(out)); err != nil {
+					t.Error(err)
+				}
+			case report.HTML:
+				if !strings.Contains(r.stdout, `<table class="matrix">`) || !strings.Contains(r.stdout, "tag-platform-mismatch") {
+					t.Error("html lacks the matrix or the findings")
+				}
+			case report.Markdown:
+				if !strings.Contains(r.stdout, "| image | linux/amd64 | linux/arm64 | linux/arm/v7 |") {
+					t.Errorf("markdown lacks the matrix:\n%s", r.stdout)
+				}
+			case report.Table:
+				if !strings.Contains(r.stdout, "6. Repair") {
+					t.Error("the table demo should end with the repair")
+				}
+			}
+		})
 	}
 }
