@@ -15,12 +15,13 @@ import (
 // concurrent use; make one per run and reuse it, so that each repository's
 // ping and token exchange happen once.
 type Client struct {
-	opts  *options
-	base  http.RoundTripper
-	stats *statsCollector
-	sem   chan struct{}
+	opts   *options
+	base   http.RoundTripper
+	stats  *statsCollector
+	limits *rateLimits
 
 	mu      sync.Mutex
+	hosts   map[string]*host
 	repos   map[string]*remoteRepo
 	layouts map[string]*layoutSource
 }
@@ -32,21 +33,32 @@ func New(opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	stats := &statsCollector{}
+	limits := &rateLimits{low: 2 * o.jobs}
 	var base http.RoundTripper = &timeout{d: o.timeout, next: o.transport}
 	base = &counter{stats: stats, log: o.log, next: base}
-	base = &schemePolicy{insecure: o.insecure, next: base}
+	rt := &retrier{next: base, retries: o.retries, budget: o.budget, base: retryBase, sleep: sleepCtx, limits: limits}
+	if o.notices != nil {
+		rt.warn = func(msg string) { fmt.Fprintln(o.notices, "mlaudit:", msg) }
+	}
+	base = &schemePolicy{insecure: o.insecure, next: rt}
 	return &Client{
 		opts:    o,
 		base:    base,
 		stats:   stats,
-		sem:     make(chan struct{}, o.jobs),
+		limits:  limits,
+		hosts:   map[string]*host{},
 		repos:   map[string]*remoteRepo{},
 		layouts: map[string]*layoutSource{},
 	}, nil
 }
 
-// Stats returns the requests made so far.
-func (c *Client) Stats() Stats { return c.stats.snapshot() }
+// Stats returns the requests made so far, and the rate-limit allowances
+// registries announced.
+func (c *Client) Stats() Stats {
+	s := c.stats.snapshot()
+	s.RateLimitRemaining = c.limits.snapshot()
+	return s
+}
 
 // Expand turns a target into the references it names: itself for an image
 // reference, one per tag for a repository, one per index.json entry (or the
@@ -124,17 +136,6 @@ func (c *Client) layout(dir string) *layoutSource {
 	}
 	return l
 }
-
-func (c *Client) acquire(ctx context.Context) error {
-	select {
-	case c.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (c *Client) release() { <-c.sem }
 
 // RequestCounts returns the requests made so far by "METHOD kind", for
 // audit.RequestCounter.

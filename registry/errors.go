@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mlaudit/mlaudit/tree"
 )
@@ -95,7 +96,11 @@ func checkResponse(resp *http.Response) error {
 		e.hint = fmt.Sprintf("the credentials for %s (from the Docker config and its credential helpers) may not read this repository", host)
 	case http.StatusTooManyRequests:
 		e.kind = ErrRateLimited
-		e.hint = "the registry is rate limiting; retry later, lower --jobs, or log in for a higher limit"
+		e.hint = "the registry is rate limiting"
+		if after, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			e.hint += fmt.Sprintf(" and asks to wait %s, longer than mlaudit waits", after.Round(time.Second))
+		}
+		e.hint += "; retry later, lower --jobs, use the cache, or log in for a higher limit"
 	default:
 		e.kind = ErrBadResponse
 	}

@@ -22,13 +22,17 @@ type options struct {
 	log       io.Writer
 	jobs      int
 	userAgent string
+	retries   int
+	budget    time.Duration
+	notices   io.Writer
 }
 
 // DefaultTimeout bounds one HTTP request, from sending it to reading the
 // last byte of its answer.
 const DefaultTimeout = 30 * time.Second
 
-// DefaultJobs is how many requests a Client has in flight at once.
+// DefaultJobs is how many requests a Client has in flight at once to one
+// registry.
 const DefaultJobs = 8
 
 func makeOptions(opts ...Option) (*options, error) {
@@ -39,6 +43,8 @@ func makeOptions(opts ...Option) (*options, error) {
 		transport: http.DefaultTransport.(*http.Transport).Clone(),
 		jobs:      DefaultJobs,
 		userAgent: "mlaudit",
+		retries:   DefaultRetries,
+		budget:    DefaultRetryBudget,
 	}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
@@ -112,8 +118,8 @@ func WithLog(w io.Writer) Option {
 	}
 }
 
-// WithJobs sets how many requests may be in flight at once. The default is
-// [DefaultJobs].
+// WithJobs sets how many requests may be in flight at once to one
+// registry. The default is [DefaultJobs].
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
@@ -129,6 +135,28 @@ func WithJobs(n int) Option {
 func WithUserAgent(ua string) Option {
 	return func(o *options) error {
 		o.userAgent = ua
+		return nil
+	}
+}
+
+// WithRetry sets how many times a failed GET or HEAD is tried again (0 for
+// never) and the most time spent waiting between tries, Retry-After
+// included. The defaults are [DefaultRetries] and [DefaultRetryBudget].
+func WithRetry(retries int, budget time.Duration) Option {
+	return func(o *options) error {
+		if retries < 0 || budget < 0 {
+			return fmt.Errorf("retries %d, budget %s: neither may be negative", retries, budget)
+		}
+		o.retries, o.budget = retries, budget
+		return nil
+	}
+}
+
+// WithNotices writes notices a user should see even without -v (a
+// registry's pull allowance running low) to w. The default writes nothing.
+func WithNotices(w io.Writer) Option {
+	return func(o *options) error {
+		o.notices = w
 		return nil
 	}
 }

@@ -45,7 +45,17 @@ type remoteRepo struct {
 	err    error
 }
 
+// httpClient returns the client for this repository: the registry's shared
+// one, or, for a registry that issues bearer tokens, one holding this
+// repository's token (one ping and one token exchange per repository).
 func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
+	h := r.c.host(r.repo.Registry)
+	if err := h.init(ctx, r.c, r.repo.Registry); err != nil {
+		return nil, err
+	}
+	if !h.bearer {
+		return h.shared, nil
+	}
 	r.once.Do(func() {
 		auth, err := r.c.opts.keychain.Resolve(r.repo)
 		if err != nil {
@@ -54,7 +64,7 @@ func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
 		}
 		rt, err := transport.NewWithContext(ctx, r.repo.Registry, auth, r.c.base, []string{r.repo.Scope(transport.PullScope)})
 		if err != nil {
-			r.err = explainAuthError(r.repo, err)
+			r.err = explainAuthError(r.repo.RegistryStr(), r.repo.RepositoryStr(), err)
 			return
 		}
 		r.client = &http.Client{Transport: rt}
@@ -63,39 +73,50 @@ func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
 }
 
 // explainAuthError wraps a failed ping or token exchange with what to do.
-func explainAuthError(repo name.Repository, err error) error {
+func explainAuthError(registry, repo string, err error) error {
 	// The ping tries HTTPS and HTTP for loopback hosts; one timeout says it.
 	var timeout *TimeoutError
 	if errors.As(err, &timeout) {
-		return fmt.Errorf("connecting to %s: %w", repo.RegistryStr(), timeout)
+		return fmt.Errorf("connecting to %s: %w", registry, timeout)
+	}
+	what := registry
+	if repo != "" {
+		what = repo + " on " + registry
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
 		case http.StatusUnauthorized:
-			return fmt.Errorf("%w: %s refused the credentials for %s; run `docker login %s` (mlaudit reads the Docker config and its credential helpers): %v", ErrUnauthorized, repo.RegistryStr(), repo.RepositoryStr(), repo.RegistryStr(), err)
+			return fmt.Errorf("%w: %s refused the credentials for %s; run `docker login %s` (mlaudit reads the Docker config and its credential helpers): %v", ErrUnauthorized, registry, what, registry, err)
 		case http.StatusForbidden:
-			return fmt.Errorf("%w: %s denied access to %s: %v", ErrDenied, repo.RegistryStr(), repo.RepositoryStr(), err)
+			return fmt.Errorf("%w: %s denied access to %s: %v", ErrDenied, registry, what, err)
 		}
 	}
-	return fmt.Errorf("connecting to %s: %w", repo.RegistryStr(), err)
+	return fmt.Errorf("connecting to %s: %w", registry, err)
 }
 
 func (r *remoteRepo) url(kind, ref string) string {
-	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", r.repo.Scheme(), r.repo.RegistryStr(), r.repo.RepositoryStr(), kind, ref)
+	scheme := r.c.host(r.repo.Registry).scheme
+	if scheme == "" {
+		scheme = r.repo.Scheme()
+	}
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", scheme, r.repo.RegistryStr(), r.repo.RepositoryStr(), kind, ref)
 }
 
 // do sends a request with the repository's transport, holding one of the
-// client's job slots until the body is read and closed by fn.
+// registry's job slots until fn has read the body.
 func (r *remoteRepo) do(ctx context.Context, method, u, accept string, fn func(*http.Response) error) error {
 	client, err := r.httpClient(ctx)
 	if err != nil {
 		return err
 	}
-	if err := r.c.acquire(ctx); err != nil {
-		return err
+	sem := r.c.host(r.repo.Registry).sem
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	defer r.c.release()
+	defer func() { <-sem }()
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return err

@@ -10,6 +10,9 @@ type Stats struct {
 	Requests map[string]int64 `json:"requests"`
 	// Total is the sum of Requests.
 	Total int64 `json:"total"`
+	// RateLimitRemaining is the last ratelimit-remaining each registry
+	// host announced (Docker Hub's pulls left in its window).
+	RateLimitRemaining map[string]int `json:"rateLimitRemaining,omitempty"`
 }
 
 type statsCollector struct {
