@@ -73,6 +73,14 @@ type Stats struct {
 	Requests map[string]int64 `json:"requests"`
 	// RequestsTotal is the sum of Requests.
 	RequestsTotal int64 `json:"requestsTotal"`
+	// Pulls counts manifest GETs: what Docker Hub charges as pulls.
+	Pulls int64 `json:"pulls"`
+	// CacheHits counts manifests and configs served from memory or the
+	// on-disk cache instead of a GET.
+	CacheHits int64 `json:"cacheHits"`
+	// RateLimitRemaining is the last allowance each registry host
+	// announced (Docker Hub's ratelimit-remaining).
+	RateLimitRemaining map[string]int `json:"rateLimitRemaining,omitempty"`
 	// DurationMs is the wall time of the audit in milliseconds.
 	DurationMs int64 `json:"durationMs"`
 	// StartedAt is when the audit started.

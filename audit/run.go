@@ -19,10 +19,15 @@ type Source interface {
 	Fetch(ctx context.Context, ref string) (*tree.Node, error)
 }
 
-// RequestCounter is implemented by sources that count their requests;
-// [Run] copies the counts into the result's stats.
-type RequestCounter interface {
+// Coster is implemented by sources that count what an audit cost; [Run]
+// copies the counts into the result's stats. registry.Client is one.
+type Coster interface {
+	// RequestCounts counts HTTP requests by "METHOD kind".
 	RequestCounts() map[string]int64
+	// CacheHits counts manifests and configs served without a GET.
+	CacheHits() int64
+	// RateLimitRemaining is the allowance each registry host announced.
+	RateLimitRemaining() map[string]int
 }
 
 // Target is one thing to audit and what it must provide.
@@ -81,11 +86,14 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 			}
 		}
 	}
-	if counter, ok := src.(RequestCounter); ok {
-		r.Stats.Requests = counter.RequestCounts()
+	if c, ok := src.(Coster); ok {
+		r.Stats.Requests = c.RequestCounts()
 		for _, n := range r.Stats.Requests {
 			r.Stats.RequestsTotal += n
 		}
+		r.Stats.Pulls = r.Stats.Requests["GET manifest"]
+		r.Stats.CacheHits = c.CacheHits()
+		r.Stats.RateLimitRemaining = c.RateLimitRemaining()
 	}
 	r.Stats.DurationMs = time.Since(start).Milliseconds()
 	r.Stats.StartedAt = start.UTC().Truncate(time.Second)

@@ -20,6 +20,9 @@ type Client struct {
 	stats  *statsCollector
 	limits *rateLimits
 
+	content   *content
+	existence existence
+
 	mu      sync.Mutex
 	hosts   map[string]*host
 	repos   map[string]*remoteRepo
@@ -47,6 +50,7 @@ func New(opts ...Option) (*Client, error) {
 		stats:   stats,
 		limits:  limits,
 		hosts:   map[string]*host{},
+		content: newContent(o.cache),
 		repos:   map[string]*remoteRepo{},
 		layouts: map[string]*layoutSource{},
 	}, nil
@@ -57,6 +61,7 @@ func New(opts ...Option) (*Client, error) {
 func (c *Client) Stats() Stats {
 	s := c.stats.snapshot()
 	s.RateLimitRemaining = c.limits.snapshot()
+	s.CacheHits = c.content.hits.Load()
 	return s
 }
 
@@ -137,6 +142,12 @@ func (c *Client) layout(dir string) *layoutSource {
 	return l
 }
 
-// RequestCounts returns the requests made so far by "METHOD kind", for
-// audit.RequestCounter.
+// RequestCounts returns the requests made so far by "METHOD kind" (for
+// audit.Coster, as are CacheHits and RateLimitRemaining).
 func (c *Client) RequestCounts() map[string]int64 { return c.Stats().Requests }
+
+// CacheHits counts manifests and configs served without a GET.
+func (c *Client) CacheHits() int64 { return c.content.hits.Load() }
+
+// RateLimitRemaining returns the allowance each registry host announced.
+func (c *Client) RateLimitRemaining() map[string]int { return c.limits.snapshot() }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/mlaudit/mlaudit/cache"
 )
 
 // Option configures a [Client].
@@ -25,6 +27,7 @@ type options struct {
 	retries   int
 	budget    time.Duration
 	notices   io.Writer
+	cache     *cache.Dir
 }
 
 // DefaultTimeout bounds one HTTP request, from sending it to reading the
@@ -157,6 +160,24 @@ func WithRetry(retries int, budget time.Duration) Option {
 func WithNotices(w io.Writer) Option {
 	return func(o *options) error {
 		o.notices = w
+		return nil
+	}
+}
+
+// WithCache keeps verified manifests and configs in dir, by digest, across
+// runs: a repeat audit of unchanged tags then makes only HEAD requests. An
+// empty dir disables it. The default caches nothing beyond the run.
+func WithCache(dir string) Option {
+	return func(o *options) error {
+		if dir == "" {
+			o.cache = nil
+			return nil
+		}
+		d, err := cache.Open(dir)
+		if err != nil {
+			return fmt.Errorf("--cache-dir: %w (pass --no-cache to run without one)", err)
+		}
+		o.cache = d
 		return nil
 	}
 }

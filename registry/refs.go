@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/mlaudit/mlaudit/tree"
 )
@@ -85,21 +83,12 @@ func (c *Client) Resolve(ctx context.Context, ref string) (string, error) {
 		}
 		return d.Digest.String(), err
 	}
-	r := c.repo(t)
-	var digest string
-	err = r.do(ctx, http.MethodHead, r.url("manifests", t.Ref.Identifier()), acceptManifests, func(resp *http.Response) error {
-		h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
-		if err != nil {
-			return fmt.Errorf("%w: HEAD %s gave no Docker-Content-Digest", ErrBadResponse, ref)
-		}
-		digest = h.String()
-		return nil
-	})
+	desc, err := c.repo(t).head(ctx, t.Ref.Identifier())
 	if errors.Is(err, tree.ErrMissing) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	return digest, nil
+	return desc.Digest.String(), nil
 }

@@ -135,7 +135,66 @@ func (r *remoteRepo) do(ctx context.Context, method, u, accept string, fn func(*
 	return fn(resp)
 }
 
+// manifest fetches a manifest by tag or digest. By digest, or by tag
+// once the cache holds anything, the bytes come from the content store
+// when it has them (the registry is asked, with HEAD, only that they still
+// exist there); a cold run GETs tags directly, one request each.
 func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) {
+	if h, err := v1.NewHash(ref); err == nil {
+		raw, stored, err := r.c.content.get(h, func() ([]byte, error) {
+			f, err := r.getManifest(ctx, ref)
+			return f.raw, err
+		})
+		if err == nil && stored {
+			err = r.c.existence.check(ctx, r, "manifests", h)
+		}
+		if err != nil {
+			return fetched{raw: raw}, r.wrap("fetching manifest", ref, err)
+		}
+		return fetched{raw: raw, desc: v1.Descriptor{Digest: h, Size: int64(len(raw))}}, nil
+	}
+	if !r.c.content.warm {
+		f, err := r.getManifest(ctx, ref)
+		if err == nil {
+			_, _, _ = r.c.content.get(f.desc.Digest, func() ([]byte, error) { return f.raw, nil })
+		}
+		return f, r.wrap("fetching manifest", ref, err)
+	}
+	desc, err := r.head(ctx, ref)
+	if err != nil {
+		return fetched{}, r.wrap("resolving", ref, err)
+	}
+	r.c.existence.known(r, "manifests", desc.Digest)
+	f, err := r.manifest(ctx, desc.Digest.String())
+	f.desc.MediaType = desc.MediaType
+	return f, err
+}
+
+func (r *remoteRepo) wrap(what, ref string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s %s: %w", what, r.name(ref), err)
+}
+
+// head resolves a tag to the descriptor the registry declares for it.
+func (r *remoteRepo) head(ctx context.Context, ref string) (v1.Descriptor, error) {
+	var d v1.Descriptor
+	err := r.do(ctx, http.MethodHead, r.url("manifests", ref), acceptManifests, func(resp *http.Response) error {
+		h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
+		if err != nil {
+			return fmt.Errorf("%w: HEAD %s gave no Docker-Content-Digest", ErrBadResponse, r.name(ref))
+		}
+		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		d = v1.Descriptor{Digest: h, MediaType: types.MediaType(mt), Size: resp.ContentLength}
+		return nil
+	})
+	return d, err
+}
+
+// getManifest GETs a manifest and checks it against the digest asked for,
+// or for a tag the digest the registry declared.
+func (r *remoteRepo) getManifest(ctx context.Context, ref string) (fetched, error) {
 	var f fetched
 	err := r.do(ctx, http.MethodGet, r.url("manifests", ref), acceptManifests, func(resp *http.Response) error {
 		raw, err := readLimited(resp.Body, maxManifestBytes, "manifest "+r.name(ref))
@@ -152,13 +211,19 @@ func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) 
 		}
 		return nil
 	})
-	if err != nil {
-		return f, fmt.Errorf("fetching manifest %s: %w", r.name(ref), err)
-	}
-	return f, nil
+	return f, err
 }
 
+// blob fetches a config by digest through the content store.
 func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
+	raw, stored, err := r.c.content.get(d, func() ([]byte, error) { return r.getBlob(ctx, d, limit, what) })
+	if err == nil && stored {
+		err = r.c.existence.check(ctx, r, "blobs", d)
+	}
+	return raw, r.wrap("fetching "+what, d.String(), err)
+}
+
+func (r *remoteRepo) getBlob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
 	var raw []byte
 	err := r.do(ctx, http.MethodGet, r.url("blobs", d.String()), "", func(resp *http.Response) error {
 		b, err := readLimited(resp.Body, limit, what+" "+r.name(d.String()))
@@ -168,10 +233,7 @@ func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64, what stri
 		raw = b
 		return verify(b, d, what, false)
 	})
-	if err != nil {
-		return raw, fmt.Errorf("fetching %s %s: %w", what, r.name(d.String()), err)
-	}
-	return raw, nil
+	return raw, err
 }
 
 // maxTagPages bounds tag-list pagination against a registry whose Link

@@ -13,6 +13,9 @@ type Stats struct {
 	// RateLimitRemaining is the last ratelimit-remaining each registry
 	// host announced (Docker Hub's pulls left in its window).
 	RateLimitRemaining map[string]int `json:"rateLimitRemaining,omitempty"`
+	// CacheHits counts manifests and configs served from memory or the
+	// on-disk cache instead of a GET.
+	CacheHits int64 `json:"cacheHits"`
 }
 
 type statsCollector struct {

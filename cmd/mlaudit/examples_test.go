@@ -28,7 +28,7 @@ func TestSyncImagesExample(t *testing.T) {
 	skopeo(t, "--version")
 	run := func(images ...string) (string, int) {
 		cmd := exec.Command("bash", append([]string{examples + "sync-images.sh", src, dst}, images...)...)
-		cmd.Env = append(os.Environ(), "MLAUDIT="+binary, "DOCKER_CONFIG="+t.TempDir(),
+		cmd.Env = append(os.Environ(), "MLAUDIT="+binary, "DOCKER_CONFIG="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(),
 			"SKOPEO_FLAGS=--src-tls-verify=false --dest-tls-verify=false")
 		out, err := cmd.CombinedOutput()
 		code := 0
@@ -111,7 +111,7 @@ func TestGitHubActionsExample(t *testing.T) {
 		cmd := exec.Command("bash", "-e", "-c", steps[audit].Run)
 		cmd.Dir = t.TempDir()
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "IMAGE="+tc.image, "REQUIRE="+wf.Env["REQUIRE"],
-			"GITHUB_STEP_SUMMARY="+summary, "DOCKER_CONFIG="+t.TempDir())
+			"GITHUB_STEP_SUMMARY="+summary, "DOCKER_CONFIG="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir())
 		err := cmd.Run()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mlaudit/mlaudit/cache"
 	"github.com/mlaudit/mlaudit/registry"
 )
 
@@ -14,19 +15,30 @@ type registryFlags struct {
 	timeout  time.Duration
 	insecure []string
 	verbose  bool
+	cacheDir string
+	noCache  bool
 }
 
 func (r *registryFlags) add(fl *pflag.FlagSet) {
 	fl.DurationVar(&r.timeout, "timeout", registry.DefaultTimeout, "time limit for each HTTP request, including reading its body")
 	fl.StringSliceVar(&r.insecure, "insecure-registry", nil, "allow plain HTTP to this registry host[:port] (repeatable); loopback registries always may")
 	fl.BoolVarP(&r.verbose, "verbose", "v", false, "log every HTTP request to standard error (never headers or credentials)")
+	fl.StringVar(&r.cacheDir, "cache-dir", "", "keep verified manifests and configs here across runs (default: the user cache dir, e.g. ~/.cache/mlaudit)")
+	fl.BoolVar(&r.noCache, "no-cache", false, "use no cache: fetch and verify every manifest and config again")
 }
 
 // options turns the flags into registry options; more are appended.
 func (r *registryFlags) options(cmd *cobra.Command, more ...registry.Option) []registry.Option {
-	opts := append([]registry.Option{registry.WithTimeout(r.timeout), registry.WithInsecure(r.insecure...)}, more...)
+	opts := append([]registry.Option{registry.WithTimeout(r.timeout), registry.WithInsecure(r.insecure...), registry.WithNotices(cmd.ErrOrStderr())}, more...)
 	if r.verbose {
 		opts = append(opts, registry.WithLog(cmd.ErrOrStderr()))
+	}
+	if !r.noCache {
+		dir := r.cacheDir
+		if dir == "" {
+			dir, _ = cache.DefaultDir() // no user cache dir: run without one
+		}
+		opts = append(opts, registry.WithCache(dir))
 	}
 	return opts
 }
