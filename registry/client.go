@@ -81,20 +81,25 @@ func (c *Client) Expand(ctx context.Context, target string) ([]string, error) {
 		if t.Tag != "" {
 			return []string{src.name(t.Tag)}, nil
 		}
-		return names(ctx, src)
+		return c.names(ctx, src)
+	case KindRegistry:
+		return c.expandRegistry(ctx, t.Registry)
 	default:
-		return names(ctx, c.repo(t))
+		return c.names(ctx, c.repo(t))
 	}
 }
 
-func names(ctx context.Context, src source) ([]string, error) {
+// names lists a source's tags that the tag filter keeps, as references.
+func (c *Client) names(ctx context.Context, src source) ([]string, error) {
 	tags, err := src.tags(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(tags))
-	for i, tag := range tags {
-		out[i] = src.name(tag)
+	var out []string
+	for _, tag := range tags {
+		if c.opts.tagFilter.keep(tag) {
+			out = append(out, src.name(tag))
+		}
 	}
 	return out, nil
 }

@@ -28,6 +28,7 @@ type options struct {
 	budget    time.Duration
 	notices   io.Writer
 	cache     *cache.Dir
+	tagFilter TagFilter
 }
 
 // DefaultTimeout bounds one HTTP request, from sending it to reading the

@@ -39,6 +39,9 @@ var acceptManifests = strings.Join([]string{
 type remoteRepo struct {
 	c    *Client
 	repo name.Repository
+	// scope overrides the token scope: the catalog's is
+	// "registry:catalog:*", not a repository's.
+	scope string
 
 	once   sync.Once
 	client *http.Client
@@ -62,7 +65,11 @@ func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
 			r.err = fmt.Errorf("reading credentials for %s from the Docker config: %w", r.repo.RegistryStr(), err)
 			return
 		}
-		rt, err := transport.NewWithContext(ctx, r.repo.Registry, auth, r.c.base, []string{r.repo.Scope(transport.PullScope)})
+		scope := r.scope
+		if scope == "" {
+			scope = r.repo.Scope(transport.PullScope)
+		}
+		rt, err := transport.NewWithContext(ctx, r.repo.Registry, auth, r.c.base, []string{scope})
 		if err != nil {
 			r.err = explainAuthError(r.repo.RegistryStr(), r.repo.RepositoryStr(), err)
 			return
@@ -101,6 +108,15 @@ func (r *remoteRepo) url(kind, ref string) string {
 		scheme = r.repo.Scheme()
 	}
 	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", scheme, r.repo.RegistryStr(), r.repo.RepositoryStr(), kind, ref)
+}
+
+// scheme is the registry's scheme, pinging it first if need be.
+func (r *remoteRepo) scheme(ctx context.Context) string {
+	h := r.c.host(r.repo.Registry)
+	if h.init(ctx, r.c, r.repo.Registry) == nil && h.scheme != "" {
+		return h.scheme
+	}
+	return r.repo.Scheme()
 }
 
 // do sends a request with the repository's transport, holding one of the
@@ -236,38 +252,46 @@ func (r *remoteRepo) getBlob(ctx context.Context, d v1.Hash, limit int64, what s
 	return raw, err
 }
 
-// maxTagPages bounds tag-list pagination against a registry whose Link
-// headers loop.
-const maxTagPages = 10000
+// maxPages bounds list pagination against a registry whose Link headers
+// loop.
+const maxPages = 10000
 
 func (r *remoteRepo) tags(ctx context.Context) ([]string, error) {
-	next := r.url("tags", "list") + "?n=1000"
+	all, err := r.list(ctx, r.url("tags", "list")+"?n=1000", "tag list of "+r.repo.Name())
+	if err != nil {
+		return nil, fmt.Errorf("listing tags of %s: %w", r.repo.Name(), err)
+	}
+	return all, nil
+}
+
+// list reads a paginated list (a tag list or the catalog), following Link
+// rel="next" until the registry gives none.
+func (r *remoteRepo) list(ctx context.Context, first, what string) ([]string, error) {
+	next := first
 	var all []string
 	seen := map[string]bool{}
-	for page := 0; next != "" && page < maxTagPages; page++ {
-		if seen[next] {
-			break
-		}
+	for page := 0; next != "" && page < maxPages && !seen[next]; page++ {
 		seen[next] = true
 		current := next
 		next = ""
 		err := r.do(ctx, http.MethodGet, current, "application/json", func(resp *http.Response) error {
-			b, err := readLimited(resp.Body, maxManifestBytes, "tag list of "+r.repo.Name())
+			b, err := readLimited(resp.Body, maxManifestBytes, what)
 			if err != nil {
 				return err
 			}
-			var list struct {
-				Tags []string `json:"tags"`
+			var page struct {
+				Tags         []string `json:"tags"`
+				Repositories []string `json:"repositories"`
 			}
-			if err := json.Unmarshal(b, &list); err != nil {
-				return fmt.Errorf("%w: the tag list is not JSON: %v", ErrBadResponse, err)
+			if err := json.Unmarshal(b, &page); err != nil {
+				return fmt.Errorf("%w: the %s is not JSON: %v", ErrBadResponse, what, err)
 			}
-			all = append(all, list.Tags...)
+			all = append(append(all, page.Tags...), page.Repositories...)
 			next = nextLink(resp)
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("listing tags of %s: %w", r.repo.Name(), err)
+			return nil, err
 		}
 	}
 	return all, nil

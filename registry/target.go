@@ -19,6 +19,9 @@ const (
 	// KindLayout is an OCI image layout directory: "oci:DIR" (every entry
 	// of its index.json) or "oci:DIR:TAG" (the entry named TAG).
 	KindLayout
+	// KindRegistry is every repository of a registry, as its catalog
+	// lists them: "registry/" (the trailing slash says so).
+	KindRegistry
 )
 
 // LayoutPrefix starts a target that names an OCI image layout.
@@ -33,6 +36,8 @@ type Target struct {
 	Ref name.Reference
 	// Repo is set for KindImage and KindRepository.
 	Repo name.Repository
+	// Registry is set for KindRegistry.
+	Registry name.Registry
 	// Dir and Tag are set for KindLayout. Tag is a ref name or a digest,
 	// or empty for every entry of index.json.
 	Dir, Tag string
@@ -50,6 +55,13 @@ func (c *Client) ParseTarget(s string) (Target, error) {
 		return parseLayoutTarget(raw, strings.TrimPrefix(s, LayoutPrefix))
 	}
 	opts := c.nameOptions(s)
+	if host, ok := strings.CutSuffix(s, "/"); ok && !strings.Contains(host, "/") {
+		reg, err := name.NewRegistry(host, opts...)
+		if err != nil {
+			return Target{}, fmt.Errorf("%w %q: %v; write REGISTRY/ for every repository of a registry", ErrInvalidTarget, raw, err)
+		}
+		return Target{Raw: raw, Kind: KindRegistry, Registry: reg}, nil
+	}
 	if isRepository(s) {
 		repo, err := name.NewRepository(s, opts...)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,10 @@ type auditFlags struct {
 	targetsFile string
 	jobs        int
 	registry    registryFlags
+	tags        string
+	excludeTags string
+	signatures  bool
+	catalog     []string
 }
 
 func newAuditCmd() *cobra.Command {
@@ -35,7 +40,8 @@ is, and what you require against what is there.
 TARGET is one of:
   registry/repo:tag          one tag (an index or a single image)
   registry/repo@sha256:...   one digest
-  registry/repo              every tag of the repository
+  registry/repo              every tag of the repository (--tags, --exclude-tags)
+  registry/                  every tag of every repository its catalog lists
   oci:DIR                    every entry of an OCI layout's index.json
   oci:DIR:TAG                the entry named TAG (org.opencontainers.image.ref.name)
 
@@ -69,6 +75,10 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
 	fl.StringVar(&f.targetsFile, "targets-file", "", "read targets from this file, one a line ('#' starts a comment; - for standard input)")
 	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once")
+	fl.StringVar(&f.tags, "tags", "", "for repository and registry targets, audit only tags matching this regular expression, e.g. '^v[0-9]+\\.[0-9]+\\.[0-9]+$'")
+	fl.StringVar(&f.excludeTags, "exclude-tags", "", "for repository and registry targets, skip tags matching this regular expression, e.g. 'rc|nightly'")
+	fl.BoolVar(&f.signatures, "include-signature-tags", false, "also audit cosign's sha256-<hex>.sig/.att/.sbom tags (skipped by default)")
+	fl.StringArrayVar(&f.catalog, "catalog", nil, "audit every repository of this registry, as its catalog lists them (same as the target REGISTRY/)")
 	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
@@ -87,7 +97,14 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	filter, err := tagFilter(f)
+	if err != nil {
+		return usageError(err)
+	}
 	names := append([]string(nil), args...)
+	for _, reg := range f.catalog {
+		names = append(names, strings.TrimSuffix(reg, "/")+"/")
+	}
 	if f.targetsFile != "" {
 		fromFile, err := readTargetsFile(cmd, f.targetsFile)
 		if err != nil {
@@ -98,7 +115,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if len(names) == 0 {
 		return usageError(fmt.Errorf("no targets: name at least one, e.g. mlaudit audit ghcr.io/org/app:1.0 (see --help)"))
 	}
-	client, err := registry.New(f.registry.options(cmd, registry.WithJobs(f.jobs))...)
+	client, err := registry.New(f.registry.options(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(filter))...)
 	if err != nil {
 		return usageError(err)
 	}
@@ -124,6 +141,25 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 		return &exitError{code: exitFindings}
 	}
 	return nil
+}
+
+// tagFilter compiles --tags and --exclude-tags.
+func tagFilter(f *auditFlags) (registry.TagFilter, error) {
+	filter := registry.TagFilter{Signatures: f.signatures}
+	for _, re := range []struct {
+		flag, expr string
+		into       **regexp.Regexp
+	}{{"--tags", f.tags, &filter.Include}, {"--exclude-tags", f.excludeTags, &filter.Exclude}} {
+		if re.expr == "" {
+			continue
+		}
+		compiled, err := regexp.Compile(re.expr)
+		if err != nil {
+			return filter, fmt.Errorf("%s %q: not a regular expression: %v", re.flag, re.expr, err)
+		}
+		*re.into = compiled
+	}
+	return filter, nil
 }
 
 func readTargetsFile(cmd *cobra.Command, path string) ([]string, error) {

@@ -438,3 +438,20 @@ func TestDemoInEveryFormat(t *testing.T) {
 		})
 	}
 }
+
+func TestWalkFlags(t *testing.T) {
+	host := testregistry.InProcess(t, nil)
+	seedStories(t, host)
+	r := mlaudit(t, "", "audit", "--format", "json", "--catalog", host, "--tags", `^v0\.3\.0`, "--exclude-tags", "amd64|arm64")
+	rep := decode(t, r.stdout)
+	var refs []string
+	for _, img := range rep.Images {
+		refs = append(refs, strings.TrimPrefix(img.Ref, host+"/"))
+	}
+	if got := strings.Join(refs, " "); got != "aibrix/gateway-plugins:v0.3.0-rc.2 aibrix/metadata-service:v0.3.0-rc.2 aibrix/runtime:v0.3.0-rc.2" {
+		t.Errorf("catalog walk with filters audited %s", got)
+	}
+	if r := mlaudit(t, "", "audit", "--tags", "v[", host+"/aibrix/runtime"); r.code != 2 || !strings.Contains(r.stderr, "--tags") {
+		t.Errorf("a bad regular expression: exit %d, %s", r.code, r.stderr)
+	}
+}

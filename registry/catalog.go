@@ -1,0 +1,99 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// catalog lists the repositories of a registry through its _catalog API,
+// following pagination. Registries that do not offer it (Docker Hub, most
+// cloud registries) answer 401, 403 or 404: the error says to name
+// repositories instead.
+func (c *Client) catalog(ctx context.Context, reg name.Registry) ([]string, error) {
+	r := &remoteRepo{c: c, repo: reg.Repo("_catalog"), scope: "registry:catalog:*"}
+	u := fmt.Sprintf("%s://%s/v2/_catalog?n=1000", r.scheme(ctx), reg.RegistryStr())
+	repos, err := r.list(ctx, u, "catalog of "+reg.RegistryStr())
+	var se *StatusError
+	if errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden || se.StatusCode == http.StatusNotFound) {
+		return nil, fmt.Errorf("%s does not let mlaudit list its repositories (GET /v2/_catalog answered %d): name the repositories to audit instead, e.g. %s/org/app", reg.RegistryStr(), se.StatusCode, reg.RegistryStr())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the repositories of %s: %w", reg.RegistryStr(), err)
+	}
+	return repos, nil
+}
+
+// expandRegistry lists every tag of every repository the catalog names,
+// listing repositories in parallel (the registry's request cap holds).
+func (c *Client) expandRegistry(ctx context.Context, reg name.Registry) ([]string, error) {
+	repos, err := c.catalog(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(repos)
+	refs := make([][]string, len(repos))
+	errs := make([]error, len(repos))
+	var wg sync.WaitGroup
+	for i, repo := range repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t, err := c.ParseTarget(reg.RegistryStr() + "/" + repo)
+			if err == nil {
+				refs[i], err = c.names(ctx, c.repo(t))
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for i := range repos {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, refs[i]...)
+	}
+	return out, nil
+}
+
+// TagFilter chooses which tags a repository or registry target audits. A
+// tag named explicitly (registry/repo:tag) is always audited.
+type TagFilter struct {
+	// Include, when set, keeps only tags it matches (--tags).
+	Include *regexp.Regexp
+	// Exclude drops tags it matches (--exclude-tags).
+	Exclude *regexp.Regexp
+	// Signatures keeps cosign's signature, attestation and SBOM tags
+	// (sha256-<hex>.sig, .att, .sbom), which are not images to audit and
+	// are dropped by default.
+	Signatures bool
+}
+
+var signatureTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}\.(sig|att|sbom)$`)
+
+// keep reports whether the filter keeps tag.
+func (f TagFilter) keep(tag string) bool {
+	if !f.Signatures && signatureTag.MatchString(tag) {
+		return false
+	}
+	if f.Include != nil && !f.Include.MatchString(tag) {
+		return false
+	}
+	return f.Exclude == nil || !f.Exclude.MatchString(tag)
+}
+
+// WithTagFilter sets which tags repository and registry targets audit. The
+// default keeps every tag but cosign's signature tags.
+func WithTagFilter(f TagFilter) Option {
+	return func(o *options) error {
+		o.tagFilter = f
+		return nil
+	}
+}
