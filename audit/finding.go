@@ -53,6 +53,8 @@ const (
 	OrphanAttestation    Code = "orphan-attestation"
 	MixedMediaTypes      Code = "mixed-media-types"
 	DigestMismatch       Code = "digest-mismatch"
+	StaleArchTag         Code = "stale-arch-tag"
+	MirrorDrift          Code = "mirror-drift"
 )
 
 // CodeInfo describes a finding code: its severity, what it means, why it
@@ -114,6 +116,14 @@ var codes = []CodeInfo{
 		"Bytes fetched from the registry do not hash to the digest that was asked for or declared.",
 		"The content is corrupt or altered, so nothing built on it can be trusted.",
 		"Re-push the image and check the registry's storage and any proxy in front of it."},
+	{StaleArchTag, Warning,
+		"A per-arch tag (latest-arm64) points to another image than the multi-arch tag's entry for that platform.",
+		"Users of the per-arch tag run an older (or newer) build than users of the multi-arch tag, and nobody notices.",
+		"Push the per-arch tags and the multi-arch list from the same build, or rebuild the list from the per-arch tags (`mlaudit repair --per-arch '{tag}-{arch}' --prefer-sources`)."},
+	{MirrorDrift, Error,
+		"A mirror's copy of the tag lacks platforms or holds other images than the source.",
+		"Users of the mirror pull something else than users of the source, or nothing at all for the missing platform.",
+		"Copy the whole list again (`skopeo copy --all`, `crane copy`), and audit the source before syncing."},
 }
 
 // Codes returns every finding code with its description, in a stable order.

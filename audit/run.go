@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -33,11 +34,22 @@ type Coster interface {
 // Target is one thing to audit and what it must provide.
 type Target struct {
 	// Name is a target the Source can expand: an image reference, a
-	// repository, or an OCI layout.
+	// repository, a registry, or an OCI layout.
 	Name string
 	// Require lists the platforms each image must provide; empty checks
 	// consistency only.
 	Require []specs.Platform
+	// PerArch lists per-arch tag templates ("{tag}-{arch}"): each
+	// audited tag's siblings are audited too and compared with it
+	// (stale-arch-tag). The Source must implement [Siblings].
+	PerArch []string
+	// Mirrors lists prefixes under which copies of the target live
+	// ("registry.internal/mirror"); each audited tag is compared with its
+	// copy (mirror-drift). The Source must implement [Mirrors].
+	Mirrors []string
+	// Rules decides requirements per reference when set, instead of
+	// Require (a policy file's rules).
+	Rules func(ref string) []specs.Platform
 }
 
 // Options tune [Run].
@@ -59,6 +71,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		jobs = 8
 	}
 	r := &Result{Images: []Image{}, Findings: []Finding{}, Errors: []TargetError{}}
+	a := &auditor{src: src, nodes: map[string]*nodeFlight{}, planned: map[string]bool{}, extra: map[string]bool{}}
 
 	expanded := expandAll(ctx, src, targets, jobs)
 	var work []job
@@ -67,11 +80,23 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		for _, ref := range e.refs {
 			if _, ok := index[ref]; !ok {
 				index[ref] = len(work)
-				work = append(work, job{ref: ref, require: targets[i].Require})
+				work = append(work, job{ref: ref, target: targets[i]})
+				a.planned[ref] = true
 			}
 		}
 	}
-	checked := checkAll(ctx, src, work, jobs, opts.Progress)
+	checked := make([]outcome, len(work))
+	var mu sync.Mutex
+	done := 0
+	parallel(len(work), jobs, func(i int) {
+		checked[i] = a.check(ctx, work[i])
+		if opts.Progress != nil {
+			mu.Lock()
+			done++
+			opts.Progress(done, len(work), work[i].ref)
+			mu.Unlock()
+		}
+	})
 
 	reported := map[string]bool{}
 	for _, e := range expanded {
@@ -107,24 +132,143 @@ type expansion struct {
 }
 
 type job struct {
-	ref     string
-	require []specs.Platform
+	ref    string
+	target Target
 }
 
+// outcome is what checking one reference found, related references (its
+// per-arch siblings, its mirror copies) included.
 type outcome struct {
-	job      job
-	image    *Image
+	images   []Image
 	findings []Finding
-	errs     []error
+	errs     []TargetError
+}
+
+func (o *outcome) fail(ref string, err error) {
+	o.errs = append(o.errs, TargetError{Ref: ref, Message: err.Error()})
 }
 
 func (r *Result) add(o outcome) {
-	if o.image != nil {
-		r.Images = append(r.Images, *o.image)
-	}
+	r.Images = append(r.Images, o.images...)
 	r.Findings = append(r.Findings, o.findings...)
-	for _, err := range o.errs {
-		r.Errors = append(r.Errors, TargetError{Ref: o.job.ref, Message: err.Error()})
+	r.Errors = append(r.Errors, o.errs...)
+}
+
+// auditor holds what one Run shares between references.
+type auditor struct {
+	src Source
+
+	mu      sync.Mutex
+	nodes   map[string]*nodeFlight
+	planned map[string]bool // references the targets name
+	extra   map[string]bool // siblings audited on the side
+}
+
+type nodeFlight struct {
+	done chan struct{}
+	node *tree.Node
+	err  error
+}
+
+// fetch reads a reference once per run, however many checks need it.
+func (a *auditor) fetch(ctx context.Context, ref string) (*tree.Node, error) {
+	a.mu.Lock()
+	f, ok := a.nodes[ref]
+	if !ok {
+		f = &nodeFlight{done: make(chan struct{})}
+		a.nodes[ref] = f
+	}
+	a.mu.Unlock()
+	if !ok {
+		f.node, f.err = a.src.Fetch(ctx, ref)
+		close(f.done)
+	}
+	<-f.done
+	return f.node, f.err
+}
+
+// check audits one reference, then its per-arch siblings and mirrors.
+func (a *auditor) check(ctx context.Context, j job) outcome {
+	var o outcome
+	root, err := a.fetch(ctx, j.ref)
+	if err != nil {
+		o.fail(j.ref, err)
+		return o
+	}
+	require := j.target.Require
+	if j.target.Rules != nil {
+		require = j.target.Rules(j.ref)
+	}
+	a.audit(&o, j.ref, root, require)
+	a.siblings(ctx, &o, j, root)
+	a.mirrors(ctx, &o, j, root)
+	return o
+}
+
+func (a *auditor) audit(o *outcome, ref string, root *tree.Node, require []specs.Platform) {
+	img, findings, problems := Check(ref, root, require)
+	o.images = append(o.images, img)
+	o.findings = append(o.findings, findings...)
+	for _, p := range problems {
+		o.fail(ref, p)
+	}
+}
+
+// siblings audits the per-arch tags of j's tag (unless a target names them
+// already) and reports those that point elsewhere than the index.
+func (a *auditor) siblings(ctx context.Context, o *outcome, j job, root *tree.Node) {
+	refs, err := perArchSiblings(ctx, a.src, j.ref, j.target.PerArch)
+	if err != nil {
+		o.fail(j.ref, fmt.Errorf("finding per-arch tags: %w", err))
+		return
+	}
+	for _, ref := range refs {
+		node, err := a.fetch(ctx, ref)
+		if err != nil {
+			o.fail(ref, err)
+			continue
+		}
+		if a.claim(ref) {
+			a.audit(o, ref, node, nil)
+		}
+		o.findings = append(o.findings, staleArchTag(j.ref, root, ref, node)...)
+	}
+}
+
+// claim reports whether ref should be audited here: it is not a planned
+// target and no other check has audited it.
+func (a *auditor) claim(ref string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.planned[ref] || a.extra[ref] {
+		return false
+	}
+	a.extra[ref] = true
+	return true
+}
+
+// mirrors compares j's tag with its copy under each mirror prefix.
+func (a *auditor) mirrors(ctx context.Context, o *outcome, j job, root *tree.Node) {
+	if len(j.target.Mirrors) == 0 {
+		return
+	}
+	m, ok := a.src.(Mirrors)
+	if !ok {
+		o.fail(j.ref, errors.New("this source cannot compare with mirrors"))
+		return
+	}
+	for _, prefix := range j.target.Mirrors {
+		ref, err := m.Rebase(j.ref, prefix)
+		if err != nil {
+			o.fail(j.ref, err)
+			continue
+		}
+		copy, err := a.fetch(ctx, ref)
+		if err != nil && !errors.Is(err, tree.ErrMissing) {
+			o.fail(ref, err)
+			continue
+		}
+		o.findings = append(o.findings, mirrorDrift(j.ref, root, ref, copy, err)...)
 	}
 }
 
@@ -138,32 +282,6 @@ func expandAll(ctx context.Context, src Source, targets []Target, jobs int) []ex
 		out[i] = expansion{target: targets[i].Name, refs: refs, err: err}
 	})
 	return out
-}
-
-// checkAll fetches and checks each job, returning outcomes in job order.
-func checkAll(ctx context.Context, src Source, work []job, jobs int, progress func(int, int, string)) []outcome {
-	out := make([]outcome, len(work))
-	var mu sync.Mutex
-	done := 0
-	parallel(len(work), jobs, func(i int) {
-		out[i] = checkOne(ctx, src, work[i])
-		if progress != nil {
-			mu.Lock()
-			done++
-			progress(done, len(work), work[i].ref)
-			mu.Unlock()
-		}
-	})
-	return out
-}
-
-func checkOne(ctx context.Context, src Source, j job) outcome {
-	root, err := src.Fetch(ctx, j.ref)
-	if err != nil {
-		return outcome{job: j, errs: []error{err}}
-	}
-	img, findings, problems := Check(j.ref, root, j.require)
-	return outcome{job: j, image: &img, findings: findings, errs: problems}
 }
 
 // parallel calls fn(0..n-1) with at most jobs calls at once.

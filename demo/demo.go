@@ -63,14 +63,14 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		sec := section{story: s, refs: map[string]bool{}}
+		sec := section{story: s}
 		for _, t := range seeded {
 			require, err := platform.ParseList(t.Require)
 			if err != nil {
 				return nil, err
 			}
-			targets = append(targets, audit.Target{Name: t.Ref, Require: require})
-			sec.refs[t.Ref] = true
+			targets = append(targets, audit.Target{Name: t.Ref, Require: require, PerArch: t.PerArch, Mirrors: t.Mirrors})
+			sec.repos = append(sec.repos, repoPath(t.Ref))
 			sec.require = t.Require
 		}
 		sections = append(sections, sec)
@@ -140,11 +140,36 @@ func short(digest string) string {
 	return digest
 }
 
-// section is one story's part of the report.
+// section is one story's part of the report: its targets' repositories,
+// with the per-arch tags and mirror copies found from them.
 type section struct {
 	story   stories.Story
-	refs    map[string]bool
+	repos   []string
 	require string
+}
+
+// owns reports whether ref is in one of the section's repositories, or a
+// mirror copy of one.
+func (s section) owns(ref string) bool {
+	for _, repo := range s.repos {
+		if strings.HasSuffix(repoPath(ref), "/"+repo) || repoPath(ref) == repo {
+			return true
+		}
+	}
+	return false
+}
+
+// repoPath is a reference without its host (or layout directory) and tag.
+func repoPath(ref string) string {
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	} else if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	if i := strings.Index(ref, "/"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
 }
 
 func renderSections(w io.Writer, sections []section, result *audit.Result) error {
@@ -156,7 +181,7 @@ func renderSections(w io.Writer, sections []section, result *audit.Result) error
 			fmt.Fprintln(w, l)
 		}
 		fmt.Fprintf(w, "Required: %s\n\n", sec.require)
-		if err := report.Render(w, report.Table, filter(result, sec.refs)); err != nil {
+		if err := report.Render(w, report.Table, filter(result, sec.owns)); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
@@ -165,22 +190,22 @@ func renderSections(w io.Writer, sections []section, result *audit.Result) error
 	return nil
 }
 
-// filter keeps the parts of r about the given references. Stats are
+// filter keeps the parts of r about references owns accepts. Stats are
 // whole-run only, so they are left out.
-func filter(r *audit.Result, refs map[string]bool) *audit.Result {
+func filter(r *audit.Result, owns func(string) bool) *audit.Result {
 	out := &audit.Result{}
 	for _, img := range r.Images {
-		if refs[img.Ref] {
+		if owns(img.Ref) {
 			out.Images = append(out.Images, img)
 		}
 	}
 	for _, f := range r.Findings {
-		if refs[f.Ref] {
+		if owns(f.Ref) {
 			out.Findings = append(out.Findings, f)
 		}
 	}
 	for _, e := range r.Errors {
-		if refs[e.Ref] {
+		if owns(e.Ref) {
 			out.Errors = append(out.Errors, e)
 		}
 	}

@@ -92,3 +92,28 @@ func (c *Client) Resolve(ctx context.Context, ref string) (string, error) {
 	}
 	return desc.Digest.String(), nil
 }
+
+// Rebase returns ref under another prefix: the same repository path and
+// tag below prefix, as mirrors lay them out. With the prefix
+// "registry.internal/mirror", "ghcr.io/org/app:1.0" becomes
+// "registry.internal/mirror/org/app:1.0".
+func (c *Client) Rebase(ref, prefix string) (string, error) {
+	t, err := c.ParseTarget(ref)
+	if err != nil {
+		return "", err
+	}
+	if t.Kind != KindImage {
+		return "", fmt.Errorf("%w %q: only registry references can be compared with a mirror", ErrInvalidTarget, ref)
+	}
+	rebased := strings.TrimSuffix(prefix, "/") + "/" + t.Repo.RepositoryStr()
+	if d, ok := t.Ref.(name.Digest); ok {
+		rebased += "@" + d.DigestStr()
+	} else {
+		rebased += ":" + t.Ref.Identifier()
+	}
+	named, err := c.ParseTarget(rebased)
+	if err != nil {
+		return "", fmt.Errorf("--compare %q: %w", prefix, err)
+	}
+	return named.Ref.Name(), nil
+}

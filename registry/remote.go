@@ -46,6 +46,10 @@ type remoteRepo struct {
 	once   sync.Once
 	client *http.Client
 	err    error
+
+	tagsOnce sync.Once
+	tagList  []string
+	tagsErr  error
 }
 
 // httpClient returns the client for this repository: the registry's shared
@@ -256,12 +260,16 @@ func (r *remoteRepo) getBlob(ctx context.Context, d v1.Hash, limit int64, what s
 // loop.
 const maxPages = 10000
 
+// tags lists the repository's tags, once per run: walking a repository
+// and finding per-arch siblings read the same list.
 func (r *remoteRepo) tags(ctx context.Context) ([]string, error) {
-	all, err := r.list(ctx, r.url("tags", "list")+"?n=1000", "tag list of "+r.repo.Name())
-	if err != nil {
-		return nil, fmt.Errorf("listing tags of %s: %w", r.repo.Name(), err)
-	}
-	return all, nil
+	r.tagsOnce.Do(func() {
+		r.tagList, r.tagsErr = r.list(ctx, r.url("tags", "list")+"?n=1000", "tag list of "+r.repo.Name())
+		if r.tagsErr != nil {
+			r.tagsErr = fmt.Errorf("listing tags of %s: %w", r.repo.Name(), r.tagsErr)
+		}
+	})
+	return r.tagList, r.tagsErr
 }
 
 // list reads a paginated list (a tag list or the catalog), following Link

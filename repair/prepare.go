@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -67,7 +66,7 @@ func Prepare(ctx context.Context, r Registry, req Request) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		siblings, err := PerArchTags(tag, req.PerArch, in.Tags)
+		siblings, err := platform.PerArchTags(tag, req.PerArch, in.Tags)
 		if err != nil {
 			return nil, err
 		}
@@ -87,44 +86,6 @@ func Prepare(ctx context.Context, r Registry, req Request) (*Plan, error) {
 		in.Sources = append(in.Sources, Source{Ref: ref, Node: n})
 	}
 	return Build(in)
-}
-
-// CheckTemplate reports whether a per-arch template is usable: it must
-// hold {arch}, and no placeholder but {tag} and {arch}.
-func CheckTemplate(t string) error {
-	if !strings.Contains(t, "{arch}") {
-		return fmt.Errorf("--per-arch %q: the template needs {arch}, e.g. {tag}-{arch} or {arch}-{tag}", t)
-	}
-	rest := strings.NewReplacer("{tag}", "", "{arch}", "").Replace(t)
-	if strings.ContainsAny(rest, "{}") {
-		return fmt.Errorf("--per-arch %q: only {tag} and {arch} may be used", t)
-	}
-	return nil
-}
-
-// PerArchTags fills each template with tag and every architecture
-// spelling mlaudit knows, and returns the names found among existing, in
-// template order, without duplicates.
-func PerArchTags(tag string, templates, existing []string) ([]string, error) {
-	have := map[string]bool{}
-	for _, e := range existing {
-		have[e] = true
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, t := range templates {
-		if err := CheckTemplate(t); err != nil {
-			return nil, err
-		}
-		for _, arch := range platform.ArchTokens() {
-			name := strings.NewReplacer("{tag}", tag, "{arch}", arch).Replace(t)
-			if have[name] && !seen[name] && name != tag {
-				seen[name] = true
-				out = append(out, name)
-			}
-		}
-	}
-	return out, nil
 }
 
 // fetchIfExists fetches ref, or returns nil when it does not exist.

@@ -56,8 +56,9 @@ func renderHTML(w io.Writer, r *audit.Result) error {
 		Started   string
 		Platforms []string
 		Rows      []htmlRow
+		Others    []audit.Finding
 		Errors    []audit.TargetError
-	}{Summary: Summary(r), Pass: r.Count(audit.Error) == 0 && len(r.Errors) == 0, Platforms: m.Platforms, Errors: r.Errors}
+	}{Summary: Summary(r), Pass: r.Count(audit.Error) == 0 && len(r.Errors) == 0, Platforms: m.Platforms, Others: m.Others, Errors: r.Errors}
 	if !r.Stats.StartedAt.IsZero() {
 		page.Started = r.Stats.StartedAt.Format("2006-01-02 15:04 UTC")
 	}

@@ -81,6 +81,16 @@ func renderJUnit(w io.Writer, r *audit.Result) error {
 			suite.Cases = append(suite.Cases, pc)
 		}
 	}
+	// References compared but not audited (mirror copies) with findings.
+	for _, f := range newMatrix(r).Others {
+		c := junitCase{Name: f.Ref, Classname: repository(f.Ref), Time: "0"}
+		if f.Severity == audit.Error {
+			c.Failures = append(c.Failures, problem(f))
+		} else {
+			c.SystemOut = fmt.Sprintf("warning %s %s: %s (fix: %s)", f.Code, f.Platform, f.Message, f.Hint)
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
 	for _, e := range r.Errors {
 		suite.Cases = append(suite.Cases, junitCase{Name: e.Ref, Classname: repository(e.Ref), Time: "0",
 			Errors: []junitProblem{{Message: "not audited", Type: "error", Text: e.Message}}})

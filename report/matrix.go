@@ -21,6 +21,9 @@ const (
 type matrix struct {
 	Platforms []string
 	Rows      []matrixRow
+	// Others are findings about references with no image row: mirror
+	// copies, which are compared, not audited.
+	Others []audit.Finding
 }
 
 type matrixRow struct {
@@ -59,6 +62,15 @@ func newMatrix(r *audit.Result) matrix {
 	byRef := map[string][]audit.Finding{}
 	for _, f := range r.Findings {
 		byRef[f.Ref] = append(byRef[f.Ref], f)
+	}
+	imaged := map[string]bool{}
+	for _, img := range r.Images {
+		imaged[img.Ref] = true
+	}
+	for _, f := range r.Findings {
+		if !imaged[f.Ref] {
+			m.Others = append(m.Others, f)
+		}
 	}
 	for _, img := range r.Images {
 		row := matrixRow{Image: img, Cells: make([]string, len(m.Platforms)), Findings: byRef[img.Ref]}

@@ -144,3 +144,21 @@ func TestPlanTableFitsEightyColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingsWithoutImagesAreShown: a mirror copy is compared, not
+// audited, so its mirror-drift finding has no image row; every format must
+// still show it.
+func TestFindingsWithoutImagesAreShown(t *testing.T) {
+	r := sample()
+	r.Findings = append(r.Findings, audit.Finding{Ref: "mirror.example.com/org/app:1", Code: audit.MirrorDrift, Severity: audit.Error,
+		Platform: "linux/arm64", Message: "the mirror lacks linux/arm64", Hint: audit.MirrorDrift.Info().Hint})
+	for _, f := range report.Formats() {
+		var b bytes.Buffer
+		if err := report.Render(&b, report.Format(f), r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "mirror-drift") || !strings.Contains(b.String(), "mirror.example.com/org/app") && f != "html" {
+			t.Errorf("%s does not show the mirror's finding", f)
+		}
+	}
+}

@@ -32,7 +32,20 @@ func renderTable(w io.Writer, r *audit.Result) error {
 		for _, f := range byRef[img.Ref] {
 			p.finding(f)
 		}
+		delete(byRef, img.Ref)
 		p.line("")
+	}
+	// Findings about references with no image of their own: mirror copies,
+	// which are compared, not audited.
+	for _, f := range r.Findings {
+		if _, ok := byRef[f.Ref]; ok {
+			p.line(f.Ref)
+			for _, g := range byRef[f.Ref] {
+				p.finding(g)
+			}
+			delete(byRef, f.Ref)
+			p.line("")
+		}
 	}
 	if len(r.Errors) > 0 {
 		p.line("NOT AUDITED")

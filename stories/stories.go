@@ -21,10 +21,13 @@ type Dest struct {
 	LayoutDir string
 }
 
-// Target is a reference a story audits and the platforms it requires.
+// Target is a reference a story audits, the platforms it requires, and
+// the per-arch templates and mirror prefixes it is compared with.
 type Target struct {
 	Ref     string
 	Require string
+	PerArch []string
+	Mirrors []string
 }
 
 // Story is one real failure, ready to seed and audit.
@@ -43,7 +46,7 @@ type Story struct {
 func All() []Story {
 	return []Story{
 		{Name: "komodo", Source: "Komodo", Title: "A per-arch tag holds the wrong architecture: latest-aarch64 is an amd64 image", seed: komodo},
-		{Name: "aibrix", Source: "AIBrix", Title: "An arm64 job overwrote the tags: the list lost linux/amd64, or became a single image", seed: aibrix},
+		{Name: "aibrix", Source: "AIBrix", Title: "An arm64 job overwrote the tags: the list lost linux/amd64, or became a single image; a per-arch tag was rebuilt alone; the mirror got only amd64", seed: aibrix},
 		{Name: "neko", Source: "Neko", Title: "Arm-prefixed names replaced by one multi-arch name per image variant", seed: neko},
 		{Name: "buildx", Source: "Buildx", Title: "A buildx OCI layout (--output type=oci) whose linux/arm64 entry is an amd64 image", seed: buildx},
 		{Name: "hygiene", Source: "BuildKit and registries", Title: "Index shapes clients trip over: mixed media types, odd spellings, duplicates, lost children", seed: hygiene},
@@ -90,13 +93,21 @@ func aibrix(b *builder) []Target {
 	b.push("aibrix/runtime:v0.3.0-rc.2-arm64", armRuntime)
 	b.push(AIBrixRuntime, b.index(Docker, Entry{Image: armRuntime, Platform: "linux/arm64"}))
 	b.push("aibrix/gateway-plugins:v0.3.0-rc.2", b.image("linux/arm64", Docker, "gateway-plugins"))
+	// The metadata-service list is whole, but its arm64 per-arch tag was
+	// rebuilt alone afterwards, and the mirror got a copy made without
+	// --all: only the amd64 image reached it.
+	amdMeta := b.image("linux/amd64", Docker, "metadata-service")
 	b.push("aibrix/metadata-service:v0.3.0-rc.2", b.index(Docker,
-		Entry{Image: b.image("linux/amd64", Docker, "metadata-service"), Platform: "linux/amd64"},
+		Entry{Image: amdMeta, Platform: "linux/amd64"},
 		Entry{Image: b.image("linux/arm64", Docker, "metadata-service"), Platform: "linux/arm64"}))
+	b.push("aibrix/metadata-service:v0.3.0-rc.2-amd64", amdMeta)
+	b.push("aibrix/metadata-service:v0.3.0-rc.2-arm64", b.image("linux/arm64", Docker, "metadata-service rebuilt alone"))
+	b.push("mirror/aibrix/metadata-service:v0.3.0-rc.2", amdMeta)
+	perArch, mirrors := []string{"{tag}-{arch}"}, []string{b.ref("mirror")}
 	return []Target{
-		{Ref: b.ref(AIBrixRuntime), Require: twoArch},
-		{Ref: b.ref("aibrix/gateway-plugins:v0.3.0-rc.2"), Require: twoArch},
-		{Ref: b.ref("aibrix/metadata-service:v0.3.0-rc.2"), Require: twoArch},
+		{Ref: b.ref(AIBrixRuntime), Require: twoArch, PerArch: perArch},
+		{Ref: b.ref("aibrix/gateway-plugins:v0.3.0-rc.2"), Require: twoArch, PerArch: perArch},
+		{Ref: b.ref("aibrix/metadata-service:v0.3.0-rc.2"), Require: twoArch, PerArch: perArch, Mirrors: mirrors},
 	}
 }
 

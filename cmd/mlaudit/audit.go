@@ -27,6 +27,8 @@ type auditFlags struct {
 	excludeTags string
 	signatures  bool
 	catalog     []string
+	perArch     []string
+	compare     []string
 }
 
 func newAuditCmd() *cobra.Command {
@@ -78,6 +80,8 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.StringVar(&f.tags, "tags", "", "for repository and registry targets, audit only tags matching this regular expression, e.g. '^v[0-9]+\\.[0-9]+\\.[0-9]+$'")
 	fl.StringVar(&f.excludeTags, "exclude-tags", "", "for repository and registry targets, skip tags matching this regular expression, e.g. 'rc|nightly'")
 	fl.BoolVar(&f.signatures, "include-signature-tags", false, "also audit cosign's sha256-<hex>.sig/.att/.sbom tags (skipped by default)")
+	fl.StringArrayVar(&f.perArch, "per-arch", nil, "per-arch tag template with {tag} and {arch}, e.g. '{tag}-{arch}': each tag's per-arch siblings are audited and compared with it (repeatable)")
+	fl.StringArrayVar(&f.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable)")
 	fl.StringArrayVar(&f.catalog, "catalog", nil, "audit every repository of this registry, as its catalog lists them (same as the target REGISTRY/)")
 	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
@@ -100,6 +104,11 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	filter, err := tagFilter(f)
 	if err != nil {
 		return usageError(err)
+	}
+	for _, t := range f.perArch {
+		if err := platform.CheckTemplate(t); err != nil {
+			return usageError(err)
+		}
 	}
 	names := append([]string(nil), args...)
 	for _, reg := range f.catalog {
@@ -124,7 +133,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 		if _, err := client.ParseTarget(n); err != nil {
 			return usageError(err)
 		}
-		targets = append(targets, audit.Target{Name: n, Require: require})
+		targets = append(targets, audit.Target{Name: n, Require: require, PerArch: f.perArch, Mirrors: f.compare})
 	}
 
 	result := audit.Run(cmd.Context(), client, targets, audit.Options{Jobs: f.jobs, Progress: newProgress(cmd.ErrOrStderr())})

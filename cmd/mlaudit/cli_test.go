@@ -58,51 +58,64 @@ func TestUsageErrorsExit2AndNameTheInput(t *testing.T) {
 	}
 }
 
-// seedStories seeds every story into host (and a layout dir) with a client.
-func seedStories(t *testing.T, host string) (stories.Dest, map[string][]audit.Target) {
+// seedStories seeds every story into host (and a layout dir) and returns
+// its targets grouped by the flags they need.
+func seedStories(t *testing.T, host string) (stories.Dest, map[string][]stories.Target) {
 	t.Helper()
 	dest := stories.Dest{Registry: host, LayoutDir: t.TempDir()}
 	c, err := registry.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	byRequire := map[string][]audit.Target{}
+	groups := map[string][]stories.Target{}
 	for _, s := range stories.All() {
 		seeded, err := s.Seed(context.Background(), c, dest)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, st := range seeded {
-			byRequire[st.Require] = append(byRequire[st.Require], audit.Target{Name: st.Ref})
+			key := fmt.Sprint(st.Require, st.PerArch, st.Mirrors)
+			groups[key] = append(groups[key], st)
 		}
 	}
-	return dest, byRequire
+	return dest, groups
 }
 
-// auditStories runs the binary once per --require group, with the targets
-// in a targets file, and checks the exit code and the JSON findings.
+// auditStories runs the binary once per group of targets that need the
+// same flags, with the targets in a targets file, and checks the exit code
+// and the JSON findings.
 func auditStories(t *testing.T, host string) {
-	dest, byRequire := seedStories(t, host)
+	dest, groups := seedStories(t, host)
 	var all audit.Result
-	for require, targets := range byRequire {
+	for _, targets := range groups {
+		args := []string{"audit", "--format", "json", "--require", targets[0].Require}
+		for _, p := range targets[0].PerArch {
+			args = append(args, "--per-arch", p)
+		}
+		for _, m := range targets[0].Mirrors {
+			args = append(args, "--compare", m)
+		}
 		var list strings.Builder
 		list.WriteString("# story targets\n")
 		wantCode := 0
 		for _, tg := range targets {
-			list.WriteString(tg.Name + "  # " + storytest.Key(tg.Name, dest) + "\n")
-			for _, w := range storytest.Want[storytest.Key(tg.Name, dest)] {
+			list.WriteString(tg.Ref + "  # " + storytest.Key(tg.Ref, dest) + "\n")
+			for _, w := range storytest.Want[storytest.Key(tg.Ref, dest)] {
 				if code := audit.Code(strings.Fields(w)[0]); code.Info().Severity == audit.Error {
 					wantCode = 1
 				}
 			}
 		}
+		if len(targets[0].Mirrors) > 0 {
+			wantCode = 1 // the mirror drifted
+		}
 		file := filepath.Join(t.TempDir(), "targets.txt")
 		if err := os.WriteFile(file, []byte(list.String()), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := mlaudit(t, "", "audit", "--format", "json", "--require", require, "--targets-file", file)
+		r := mlaudit(t, "", append(args, "--targets-file", file)...)
 		if r.code != wantCode {
-			t.Errorf("--require %s: exit %d, want %d\nstderr: %s", require, r.code, wantCode, r.stderr)
+			t.Errorf("%v: exit %d, want %d\nstderr: %s", args, r.code, wantCode, r.stderr)
 		}
 		rep := decode(t, r.stdout)
 		if rep.Stats.Requests["GET manifest"] == 0 || rep.Stats.DurationMs < 0 {
@@ -399,8 +412,8 @@ func TestDemoInEveryFormat(t *testing.T) {
 			out := []byte(r.stdout)
 			switch report.Format(format) {
 			case report.JSON:
-				if rep := decode(t, r.stdout); len(rep.Findings) != 12 {
-					t.Errorf("%d findings, want the stories' 12", len(rep.Findings))
+				if rep := decode(t, r.stdout); len(rep.Findings) != wantFindings() {
+					t.Errorf("%d findings, want the stories' %d", len(rep.Findings), wantFindings())
 				}
 			case report.JUnit:
 				var doc struct {
@@ -414,7 +427,7 @@ func TestDemoInEveryFormat(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := doc.Validate(); err != nil || len(doc.Runs[0].Results) != 12 {
+				if err := doc.Validate(); err != nil || len(doc.Runs[0].Results) != wantFindings() {
 					t.Errorf("sarif: %v, %d results", err, len(doc.Runs[0].Results))
 				}
 			case report.Prometheus:
@@ -448,10 +461,19 @@ func TestWalkFlags(t *testing.T) {
 	for _, img := range rep.Images {
 		refs = append(refs, strings.TrimPrefix(img.Ref, host+"/"))
 	}
-	if got := strings.Join(refs, " "); got != "aibrix/gateway-plugins:v0.3.0-rc.2 aibrix/metadata-service:v0.3.0-rc.2 aibrix/runtime:v0.3.0-rc.2" {
+	if got := strings.Join(refs, " "); got != "aibrix/gateway-plugins:v0.3.0-rc.2 aibrix/metadata-service:v0.3.0-rc.2 aibrix/runtime:v0.3.0-rc.2 mirror/aibrix/metadata-service:v0.3.0-rc.2" {
 		t.Errorf("catalog walk with filters audited %s", got)
 	}
 	if r := mlaudit(t, "", "audit", "--tags", "v[", host+"/aibrix/runtime"); r.code != 2 || !strings.Contains(r.stderr, "--tags") {
 		t.Errorf("a bad regular expression: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+// wantFindings counts the findings the stories must produce.
+func wantFindings() int {
+	n := 0
+	for _, w := range storytest.Want {
+		n += len(w)
+	}
+	return n
 }

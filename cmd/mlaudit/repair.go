@@ -97,7 +97,7 @@ func runRepair(cmd *cobra.Command, f *repairFlags, target string) error {
 		return usageError(err)
 	}
 	for _, t := range f.perArch {
-		if err := repair.CheckTemplate(t); err != nil {
+		if err := platform.CheckTemplate(t); err != nil {
 			return usageError(err)
 		}
 	}
