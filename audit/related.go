@@ -158,4 +158,3 @@ func tagName(ref string) string {
 	}
 	return ref
 }
-
