@@ -9,6 +9,10 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// Platform is the OCI image spec's platform, named here so callers need
+// not import the image spec for it (containerd's platforms does the same).
+type Platform = specs.Platform
+
 // ErrInvalid is wrapped by every error Parse and ParseList return, so callers
 // can tell a bad platform apart from other failures with errors.Is.
 var ErrInvalid = errors.New("invalid platform")

@@ -3,14 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlaudit/mlaudit/audit"
-	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/report"
 )
@@ -29,6 +26,8 @@ type auditFlags struct {
 	catalog     []string
 	perArch     []string
 	compare     []string
+	policy      string
+	quiet       bool
 }
 
 func newAuditCmd() *cobra.Command {
@@ -83,61 +82,32 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.StringArrayVar(&f.perArch, "per-arch", nil, "per-arch tag template with {tag} and {arch}, e.g. '{tag}-{arch}': each tag's per-arch siblings are audited and compared with it (repeatable)")
 	fl.StringArrayVar(&f.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable)")
 	fl.StringArrayVar(&f.catalog, "catalog", nil, "audit every repository of this registry, as its catalog lists them (same as the target REGISTRY/)")
+	fl.StringVar(&f.policy, "policy", "", "read targets, requirements, rules, per-arch templates, mirrors, ignored codes and severities from this YAML file; flags given override it")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on standard error")
 	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
 }
 
 func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
-	require, err := platform.ParseList(f.require)
-	if err != nil {
-		return usageError(fmt.Errorf("--require: %w", err))
-	}
-	format, err := report.ParseFormat(f.format)
+	plan, err := f.resolve(cmd, args)
 	if err != nil {
 		return usageError(err)
 	}
-	failOn, err := audit.ParseFailOn(f.failOn)
+	client, err := registry.New(f.registry.options(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(plan.filter))...)
 	if err != nil {
 		return usageError(err)
 	}
-	filter, err := tagFilter(f)
-	if err != nil {
-		return usageError(err)
-	}
-	for _, t := range f.perArch {
-		if err := platform.CheckTemplate(t); err != nil {
+	for _, t := range plan.targets {
+		if _, err := client.ParseTarget(t.Name); err != nil {
 			return usageError(err)
 		}
 	}
-	names := append([]string(nil), args...)
-	for _, reg := range f.catalog {
-		names = append(names, strings.TrimSuffix(reg, "/")+"/")
+	result := audit.Run(cmd.Context(), client, plan.targets, audit.Options{Jobs: f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)})
+	if plan.policy != nil {
+		plan.policy.Apply(result)
 	}
-	if f.targetsFile != "" {
-		fromFile, err := readTargetsFile(cmd, f.targetsFile)
-		if err != nil {
-			return usageError(err)
-		}
-		names = append(names, fromFile...)
-	}
-	if len(names) == 0 {
-		return usageError(fmt.Errorf("no targets: name at least one, e.g. mlaudit audit ghcr.io/org/app:1.0 (see --help)"))
-	}
-	client, err := registry.New(f.registry.options(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(filter))...)
-	if err != nil {
-		return usageError(err)
-	}
-	targets := make([]audit.Target, 0, len(names))
-	for _, n := range names {
-		if _, err := client.ParseTarget(n); err != nil {
-			return usageError(err)
-		}
-		targets = append(targets, audit.Target{Name: n, Require: require, PerArch: f.perArch, Mirrors: f.compare})
-	}
-
-	result := audit.Run(cmd.Context(), client, targets, audit.Options{Jobs: f.jobs, Progress: newProgress(cmd.ErrOrStderr())})
-	if err := writeReport(cmd, f.output, format, result); err != nil {
+	if err := writeReport(cmd, f.output, plan.format, result); err != nil {
 		return &exitError{code: exitUnaudited, err: err}
 	}
 	if cmd.Context().Err() != nil {
@@ -146,43 +116,10 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	switch {
 	case len(result.Errors) > 0:
 		return &exitError{code: exitUnaudited}
-	case result.Fails(failOn):
+	case result.Fails(plan.failOn):
 		return &exitError{code: exitFindings}
 	}
 	return nil
-}
-
-// tagFilter compiles --tags and --exclude-tags.
-func tagFilter(f *auditFlags) (registry.TagFilter, error) {
-	filter := registry.TagFilter{Signatures: f.signatures}
-	for _, re := range []struct {
-		flag, expr string
-		into       **regexp.Regexp
-	}{{"--tags", f.tags, &filter.Include}, {"--exclude-tags", f.excludeTags, &filter.Exclude}} {
-		if re.expr == "" {
-			continue
-		}
-		compiled, err := regexp.Compile(re.expr)
-		if err != nil {
-			return filter, fmt.Errorf("%s %q: not a regular expression: %v", re.flag, re.expr, err)
-		}
-		*re.into = compiled
-	}
-	return filter, nil
-}
-
-func readTargetsFile(cmd *cobra.Command, path string) ([]string, error) {
-	var r io.Reader = cmd.InOrStdin()
-	name := "standard input"
-	if path != "-" {
-		file, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("--targets-file: %w", err)
-		}
-		defer file.Close()
-		r, name = file, path
-	}
-	return audit.ReadTargets(r, name)
 }
 
 // writeReport renders the result to --output or standard output. With

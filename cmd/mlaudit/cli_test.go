@@ -477,3 +477,92 @@ func wantFindings() int {
 	}
 	return n
 }
+
+// TestPolicy runs an audit from a policy on Debian's registry: targets,
+// per-repository rules, tag filters, per-arch templates, mirrors, ignored
+// codes and severity overrides; then checks that flags override it.
+func TestPolicy(t *testing.T) {
+	host := testregistry.Distribution(t)
+	seedStories(t, host)
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(policyFile, []byte(strings.ReplaceAll(body, "HOST", host)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`version: 1
+targets:
+  - HOST/aibrix/metadata-service
+  - HOST/neko/nvidia-firefox:latest
+  - HOST/acme/tool:3.1
+require: [linux/amd64, linux/arm64]
+rules:
+  - repository: HOST/neko/*
+    require: [linux/amd64, linux/arm64, linux/arm/v7]
+exclude-tags: '-(amd64|arm64)$'
+per-arch: ["{tag}-{arch}"]
+mirrors: [HOST/mirror]
+ignore: [noncanonical-platform, orphan-attestation]
+severity:
+  duplicate-platform: error
+`)
+	if r := mlaudit(t, "", "policy", "check", policyFile); r.code != 0 || !strings.Contains(r.stdout, "valid policy") {
+		t.Fatalf("policy check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := mlaudit(t, "", "audit", "--format", "json", "--policy", policyFile)
+	rep := decode(t, r.stdout)
+	got := map[string]bool{}
+	for _, f := range rep.Findings {
+		got[strings.TrimPrefix(f.Ref, host+"/")+" "+string(f.Code)+" "+f.Severity.String()] = true
+	}
+	for _, want := range []string{
+		"neko/nvidia-firefox:latest missing-platform error",                // the neko rule's arm/v7
+		"aibrix/metadata-service:v0.3.0-rc.2-arm64 stale-arch-tag warning", // per-arch
+		"mirror/aibrix/metadata-service:v0.3.0-rc.2 mirror-drift error",    // mirrors
+		"acme/tool:3.1 duplicate-platform error",                           // severity override
+	} {
+		if !got[want] {
+			t.Errorf("missing finding %q in %v", want, got)
+		}
+	}
+	for k := range got {
+		if strings.Contains(k, "noncanonical-platform") || strings.Contains(k, "orphan-attestation") {
+			t.Errorf("ignored code reported: %s", k)
+		}
+	}
+	for _, img := range rep.Images {
+		if strings.HasSuffix(img.Ref, "-amd64") && strings.Contains(img.Ref, "metadata-service:v0.3.0-rc.2-amd64") && len(img.Required) > 0 {
+			t.Errorf("exclude-tags should keep per-arch tags out of the walk; %s was audited as a target", img.Ref)
+		}
+	}
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+
+	// A target and --require on the command line override the policy's
+	// targets and requirements; its mirrors still apply.
+	r = mlaudit(t, "", "audit", "--format", "json", "--policy", policyFile, "--require", "linux/arm64", host+"/neko/nvidia-firefox:latest")
+	rep = decode(t, r.stdout)
+	if len(rep.Images) != 1 || fmt.Sprint(rep.Images[0].Required) != "[linux/arm64]" {
+		t.Errorf("--require should replace the policy's rules: %+v", rep.Images)
+	}
+	for _, f := range rep.Findings {
+		if f.Code != audit.MirrorDrift {
+			t.Errorf("only the policy's mirror check should remain: %v", f)
+		}
+	}
+
+	write("version: 1\ntargets: [HOST/a/b:1]\nrequire: [linux/amd64, arm64]\n")
+	for _, args := range [][]string{{"policy", "check", policyFile}, {"audit", "--policy", policyFile}} {
+		r := mlaudit(t, "", args...)
+		if r.code != 2 || !strings.Contains(r.stderr, policyFile+":3") || !strings.Contains(r.stderr, `"arm64"`) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming %s:3 and the platform", args, r.code, r.stderr, policyFile)
+		}
+	}
+}
+
+func TestExamplePolicyIsValid(t *testing.T) {
+	if r := mlaudit(t, "", "policy", "check", examples+"policy.yaml"); r.code != 0 {
+		t.Fatalf("examples/policy.yaml: exit %d\n%s", r.code, r.stderr)
+	}
+}

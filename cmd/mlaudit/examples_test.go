@@ -125,7 +125,7 @@ func TestGitHubActionsExample(t *testing.T) {
 }
 
 // TestKubernetesExample runs the CronJob's container arguments with the
-// ConfigMap's targets (pointed at a test registry) and reads the textfile
+// ConfigMap's policy (pointed at a test registry) and reads the textfile
 // it writes with the Prometheus parser.
 func TestKubernetesExample(t *testing.T) {
 	raw, err := os.ReadFile(examples + "kubernetes/mlaudit-cronjob.yaml")
@@ -164,7 +164,7 @@ func TestKubernetesExample(t *testing.T) {
 		}
 		switch doc.Kind {
 		case "ConfigMap":
-			targets = doc.Data["targets.txt"]
+			targets = doc.Data["policy.yaml"]
 		case "CronJob":
 			if doc.Spec.Schedule == "" {
 				t.Error("the CronJob has no schedule")
@@ -173,19 +173,19 @@ func TestKubernetesExample(t *testing.T) {
 		}
 	}
 	if targets == "" || len(args) == 0 {
-		t.Fatalf("the example should hold a ConfigMap with targets.txt and a CronJob with args")
+		t.Fatalf("the example should hold a ConfigMap with policy.yaml and a CronJob with args")
 	}
 
 	host := testregistry.InProcess(t, nil)
 	seedStories(t, host)
 	dir := t.TempDir()
-	targetsFile := filepath.Join(dir, "targets.txt")
+	targetsFile := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(targetsFile, []byte(strings.ReplaceAll(targets, "registry.example.com", host)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	textfile := filepath.Join(dir, "mlaudit.prom")
 	for i, a := range args {
-		a = strings.Replace(a, "/etc/mlaudit/targets.txt", targetsFile, 1)
+		a = strings.Replace(a, "/etc/mlaudit/policy.yaml", targetsFile, 1)
 		args[i] = strings.Replace(a, "/textfile/mlaudit.prom", textfile, 1)
 	}
 	if r := mlaudit(t, "", args...); r.code != 0 {

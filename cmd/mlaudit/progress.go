@@ -11,9 +11,9 @@ import (
 // newProgress returns a progress callback that rewrites one status line on
 // w when w is a terminal, and nil (no progress) otherwise, so CI logs stay
 // clean.
-func newProgress(w io.Writer) func(done, total int, ref string) {
+func newProgress(w io.Writer, quiet bool) func(done, total int, ref string) {
 	f, ok := w.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
+	if quiet || !ok || !isatty.IsTerminal(f.Fd()) {
 		return nil
 	}
 	return func(done, total int, ref string) {

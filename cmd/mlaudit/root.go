@@ -82,6 +82,6 @@ Then audit your own images:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAuditCmd(), newRepairCmd(), newCodesCmd(), newDemoCmd())
+	root.AddCommand(newAuditCmd(), newRepairCmd(), newPolicyCmd(), newCodesCmd(), newDemoCmd())
 	return root
 }
