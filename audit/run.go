@@ -54,7 +54,10 @@ type Target struct {
 
 // Options tune [Run].
 type Options struct {
-	// Jobs is how many references are fetched at once; 0 means 8.
+	// Jobs is how many references are worked on at once; 0 means 32.
+	// Each reference's requests wait one after another (tag, children,
+	// configs), so this is best several times the Source's own cap on
+	// requests in flight, which is what bounds the load on a registry.
 	Jobs int
 	// Progress, when set, is called after each reference is audited, with
 	// how many are done out of how many are known so far.
@@ -68,7 +71,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 	start := time.Now()
 	jobs := opts.Jobs
 	if jobs < 1 {
-		jobs = 8
+		jobs = 32
 	}
 	r := &Result{Images: []Image{}, Findings: []Finding{}, Errors: []TargetError{}}
 	a := &auditor{src: src, nodes: map[string]*nodeFlight{}, planned: map[string]bool{}, extra: map[string]bool{}}

@@ -163,6 +163,9 @@ func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) 
 	if h, err := v1.NewHash(ref); err == nil {
 		raw, stored, err := r.c.content.get(h, func() ([]byte, error) {
 			f, err := r.getManifest(ctx, ref)
+			if err == nil {
+				r.c.existence.known(r, "manifests", h)
+			}
 			return f.raw, err
 		})
 		if err == nil && stored {
@@ -176,6 +179,7 @@ func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) 
 	if !r.c.content.warm {
 		f, err := r.getManifest(ctx, ref)
 		if err == nil {
+			r.c.existence.known(r, "manifests", f.desc.Digest)
 			_, _, _ = r.c.content.get(f.desc.Digest, func() ([]byte, error) { return f.raw, nil })
 		}
 		return f, r.wrap("fetching manifest", ref, err)
@@ -236,7 +240,13 @@ func (r *remoteRepo) getManifest(ctx context.Context, ref string) (fetched, erro
 
 // blob fetches a config by digest through the content store.
 func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
-	raw, stored, err := r.c.content.get(d, func() ([]byte, error) { return r.getBlob(ctx, d, limit, what) })
+	raw, stored, err := r.c.content.get(d, func() ([]byte, error) {
+		b, err := r.getBlob(ctx, d, limit, what)
+		if err == nil {
+			r.c.existence.known(r, "blobs", d)
+		}
+		return b, err
+	})
 	if err == nil && stored {
 		err = r.c.existence.check(ctx, r, "blobs", d)
 	}

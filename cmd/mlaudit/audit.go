@@ -75,7 +75,7 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
 	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
 	fl.StringVar(&f.targetsFile, "targets-file", "", "read targets from this file, one a line ('#' starts a comment; - for standard input)")
-	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once")
+	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once to each registry")
 	fl.StringVar(&f.tags, "tags", "", "for repository and registry targets, audit only tags matching this regular expression, e.g. '^v[0-9]+\\.[0-9]+\\.[0-9]+$'")
 	fl.StringVar(&f.excludeTags, "exclude-tags", "", "for repository and registry targets, skip tags matching this regular expression, e.g. 'rc|nightly'")
 	fl.BoolVar(&f.signatures, "include-signature-tags", false, "also audit cosign's sha256-<hex>.sig/.att/.sbom tags (skipped by default)")
@@ -103,7 +103,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 			return usageError(err)
 		}
 	}
-	result := audit.Run(cmd.Context(), client, plan.targets, audit.Options{Jobs: f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)})
+	result := audit.Run(cmd.Context(), client, plan.targets, audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)})
 	if plan.policy != nil {
 		plan.policy.Apply(result)
 	}

@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -564,5 +566,64 @@ severity:
 func TestExamplePolicyIsValid(t *testing.T) {
 	if r := mlaudit(t, "", "policy", "check", examples+"policy.yaml"); r.code != 0 {
 		t.Fatalf("examples/policy.yaml: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestWarmCacheOnDistributionRegistry audits the stories twice with one
+// cache directory: the second run makes no manifest GET (no Docker Hub
+// pull) and finds the same.
+func TestWarmCacheOnDistributionRegistry(t *testing.T) {
+	host := testregistry.Distribution(t)
+	seedStories(t, host)
+	cacheDir := t.TempDir()
+	args := []string{"audit", "--format", "json", "--cache-dir", cacheDir, "--require", "linux/amd64,linux/arm64", "--per-arch", "{tag}-{arch}", host + "/aibrix/runtime", host + "/komodo/periphery"}
+	cold := decode(t, mlaudit(t, "", args...).stdout)
+	warm := decode(t, mlaudit(t, "", args...).stdout)
+	if cold.Stats.Pulls == 0 || warm.Stats.Pulls != 0 || warm.Stats.Requests["GET blob"] != 0 {
+		t.Errorf("pulls: cold %d, warm %d (warm requests %v); want none warm", cold.Stats.Pulls, warm.Stats.Pulls, warm.Stats.Requests)
+	}
+	if warm.Stats.CacheHits == 0 {
+		t.Error("the warm run should report cache hits")
+	}
+	if fmt.Sprint(cold.Findings) != fmt.Sprint(warm.Findings) || len(cold.Images) != len(warm.Images) {
+		t.Errorf("the warm run found something else:\ncold %v\nwarm %v", cold.Findings, warm.Findings)
+	}
+	if nocache := decode(t, mlaudit(t, "", append(args, "--no-cache")...).stdout); nocache.Stats.Pulls != cold.Stats.Pulls {
+		t.Errorf("--no-cache should fetch everything again: %d pulls, cold had %d", nocache.Stats.Pulls, cold.Stats.Pulls)
+	}
+}
+
+// TestRetryAfterIsHonoured: the registry answers the first manifest GET
+// with 429 and Retry-After: 1; mlaudit waits, retries and completes.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	var mu sync.Mutex
+	limited := false
+	host := testregistry.InProcess(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			first := !limited && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/latest")
+			if first {
+				limited = true
+			}
+			mu.Unlock()
+			if first {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	seedStories(t, host)
+	start := time.Now()
+	r := mlaudit(t, "", "audit", "--format", "json", "--require", "linux/amd64,linux/arm64,linux/arm/v7", host+"/neko/firefox:latest")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("finished in %s: the 1s Retry-After was not honoured", waited)
+	}
+	if rep := decode(t, r.stdout); rep.Stats.Requests["GET manifest"] != 5 {
+		t.Errorf("GET manifest = %d, want 5 (the index twice, three images)", rep.Stats.Requests["GET manifest"])
 	}
 }

@@ -1,26 +1,40 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
 )
 
-// newProgress returns a progress callback that rewrites one status line on
-// w when w is a terminal, and nil (no progress) otherwise, so CI logs stay
-// clean.
+// newProgress returns an audit progress callback that draws a progress bar
+// on w when w is a terminal, and nil (no progress) otherwise or when quiet,
+// so CI logs stay clean.
 func newProgress(w io.Writer, quiet bool) func(done, total int, ref string) {
 	f, ok := w.(*os.File)
 	if quiet || !ok || !isatty.IsTerminal(f.Fd()) {
 		return nil
 	}
-	return func(done, total int, ref string) {
+	var once sync.Once
+	var bar *progressbar.ProgressBar
+	return func(done, total int, _ string) {
+		once.Do(func() {
+			bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription("auditing"),
+				progressbar.OptionShowCount(),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+			)
+		})
+		bar.ChangeMax(total)
+		_ = bar.Set(done)
 		if done == total {
-			fmt.Fprint(w, "\r\033[K")
-			return
+			_ = bar.Finish()
 		}
-		fmt.Fprintf(w, "\r\033[K[%d/%d] %s", done, total, ref)
 	}
 }

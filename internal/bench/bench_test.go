@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/stories"
+)
+
+// Tags per repository, and the requests a correct audit needs per
+// repository at the least: one tag list, one resolution per tag, one
+// fetch per distinct child manifest (2; attestations need none) and per
+// distinct config (2).
+const (
+	tagsPerRepo = 5
+	minPerRepo  = 1 + tagsPerRepo + 2 + 2
+)
+
+// slowRegistry is an in-process registry reached two ways: directly, for
+// seeding, and through a proxy that answers every request `latency` late
+// and counts requests.
+type slowRegistry struct {
+	direct, slow string
+	requests     atomic.Int64
+	pulls        atomic.Int64
+}
+
+func newSlowRegistry(b *testing.B, latency time.Duration) *slowRegistry {
+	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	s := &slowRegistry{}
+	direct := httptest.NewServer(h)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
+			s.pulls.Add(1)
+		}
+		time.Sleep(latency) // the round trip to a registry far away
+		h.ServeHTTP(w, r)
+	}))
+	b.Cleanup(direct.Close)
+	b.Cleanup(slow.Close)
+	s.direct, s.slow = strings.TrimPrefix(direct.URL, "http://"), strings.TrimPrefix(slow.URL, "http://")
+	return s
+}
+
+// seed pushes repos repositories of tagsPerRepo tags each: four distinct
+// two-arch OCI indexes with attestations (release tags of one build, so
+// their children are shared) and "latest" on the last of them.
+func seed(b *testing.B, host string, repos int) {
+	c, err := registry.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, repos)
+	sem := make(chan struct{}, 8)
+	for i := 0; i < repos; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs <- seedRepo(c, host, i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func seedRepo(c *registry.Client, host string, i int) error {
+	salt := fmt.Sprintf("bench repo %d", i)
+	amd, err := stories.Image("linux/amd64", stories.OCI, salt)
+	if err != nil {
+		return err
+	}
+	arm, err := stories.Image("linux/arm64", stories.OCI, salt)
+	if err != nil {
+		return err
+	}
+	entries := []stories.Entry{{Image: amd, Platform: "linux/amd64"}, {Image: arm, Platform: "linux/arm64"}}
+	for _, img := range []v1.Image{amd, arm} {
+		d, _ := img.Digest()
+		att, err := stories.Attestation(d)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, stories.Entry{Image: att, Attests: &d})
+	}
+	base, err := stories.Index(stories.OCI, entries...)
+	if err != nil {
+		return err
+	}
+	var last v1.ImageIndex
+	for _, version := range []string{"1.0.0", "1.0.1", "1.1.0", "1.2.0"} {
+		idx := mutate.Annotations(base, map[string]string{"org.opencontainers.image.version": version}).(v1.ImageIndex)
+		if err := c.Push(context.Background(), fmt.Sprintf("%s/bench/app%03d:%s", host, i, version), idx); err != nil {
+			return err
+		}
+		last = idx
+	}
+	return c.Push(context.Background(), fmt.Sprintf("%s/bench/app%03d:latest", host, i), last)
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkAudit audits every tag of every repository through the slow
+// proxy, cold (empty cache) and warm (cache filled by an earlier run).
+// MLAUDIT_BENCH_REPOS sets the number of repositories (default 200, so
+// 1,000 tags); MLAUDIT_BENCH_LATENCY_MS the added latency (default 20).
+func BenchmarkAudit(b *testing.B) {
+	repos := envInt("MLAUDIT_BENCH_REPOS", 200)
+	latency := time.Duration(envInt("MLAUDIT_BENCH_LATENCY_MS", 20)) * time.Millisecond
+	reg := newSlowRegistry(b, latency)
+	seed(b, reg.direct, repos)
+	require, _ := platform.ParseList("linux/amd64,linux/arm64")
+	targets := make([]audit.Target, repos)
+	for i := range targets {
+		targets[i] = audit.Target{Name: fmt.Sprintf("%s/bench/app%03d", reg.slow, i), Require: require}
+	}
+	run := func(b *testing.B, cacheDir string) *audit.Result {
+		c, err := registry.New(registry.WithCache(cacheDir))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := audit.Run(context.Background(), c, targets, audit.Options{})
+		if len(r.Errors) > 0 || len(r.Findings) > 0 || len(r.Images) != repos*tagsPerRepo {
+			b.Fatalf("the audit went wrong: %d images, errors %v, findings %v", len(r.Images), r.Errors, r.Findings)
+		}
+		return r
+	}
+	for _, mode := range []string{"cold", "warm"} {
+		b.Run(fmt.Sprintf("%s/tags=%d/latency=%s", mode, repos*tagsPerRepo, latency), func(b *testing.B) {
+			warmDir := b.TempDir()
+			if mode == "warm" {
+				run(b, warmDir)
+			}
+			var requests, pulls int64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				dir := warmDir
+				if mode == "cold" {
+					b.StopTimer()
+					dir = b.TempDir()
+					b.StartTimer()
+				}
+				reg.requests.Store(0)
+				reg.pulls.Store(0)
+				run(b, dir)
+				requests += reg.requests.Load()
+				pulls += reg.pulls.Load()
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(requests)/n, "requests/op")
+			b.ReportMetric(float64(requests)/n/float64(repos*minPerRepo), "x-minimum")
+			b.ReportMetric(float64(pulls)/n, "manifest-GETs/op")
+			b.ReportMetric(b.Elapsed().Seconds()/n, "s/op")
+		})
+	}
+}
