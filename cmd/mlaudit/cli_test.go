@@ -455,7 +455,11 @@ func TestDemoInEveryFormat(t *testing.T) {
 }
 
 func TestWalkFlags(t *testing.T) {
-	host := testregistry.InProcess(t, nil)
+	t.Run("in-process", func(t *testing.T) { testWalkFlags(t, testregistry.InProcess(t, nil)) })
+	t.Run("distribution", func(t *testing.T) { testWalkFlags(t, testregistry.Distribution(t)) })
+}
+
+func testWalkFlags(t *testing.T, host string) {
 	seedStories(t, host)
 	r := mlaudit(t, "", "audit", "--format", "json", "--catalog", host, "--tags", `^v0\.3\.0`, "--exclude-tags", "amd64|arm64")
 	rep := decode(t, r.stdout)
