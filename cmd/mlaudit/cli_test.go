@@ -592,7 +592,11 @@ func TestWarmCacheOnDistributionRegistry(t *testing.T) {
 	if fmt.Sprint(cold.Findings) != fmt.Sprint(warm.Findings) || len(cold.Images) != len(warm.Images) {
 		t.Errorf("the warm run found something else:\ncold %v\nwarm %v", cold.Findings, warm.Findings)
 	}
-	if nocache := decode(t, mlaudit(t, "", append(args, "--no-cache")...).stdout); nocache.Stats.Pulls != cold.Stats.Pulls {
+	// Without the cache everything is fetched again. (Not always exactly
+	// as often as cold: a tag's digest is unknown until its GET returns,
+	// so a per-arch tag and an index child that are the same image may
+	// both be fetched, depending on which request runs first.)
+	if nocache := decode(t, mlaudit(t, "", append(args, "--no-cache")...).stdout); nocache.Stats.Pulls < cold.Stats.Pulls-1 || nocache.Stats.Pulls == 0 {
 		t.Errorf("--no-cache should fetch everything again: %d pulls, cold had %d", nocache.Stats.Pulls, cold.Stats.Pulls)
 	}
 }
