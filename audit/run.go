@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/mlaudit/mlaudit/internal/memo"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -74,7 +75,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		jobs = 32
 	}
 	r := &Result{Images: []Image{}, Findings: []Finding{}, Errors: []TargetError{}}
-	a := &auditor{src: src, nodes: map[string]*nodeFlight{}, planned: map[string]bool{}, extra: map[string]bool{}}
+	a := &auditor{src: src, planned: map[string]bool{}, extra: map[string]bool{}}
 
 	expanded := expandAll(ctx, src, targets, jobs)
 	var work []job
@@ -159,35 +160,17 @@ func (r *Result) add(o outcome) {
 
 // auditor holds what one Run shares between references.
 type auditor struct {
-	src Source
+	src   Source
+	nodes memo.Map[*tree.Node]
 
 	mu      sync.Mutex
-	nodes   map[string]*nodeFlight
 	planned map[string]bool // references the targets name
 	extra   map[string]bool // siblings audited on the side
 }
 
-type nodeFlight struct {
-	done chan struct{}
-	node *tree.Node
-	err  error
-}
-
 // fetch reads a reference once per run, however many checks need it.
 func (a *auditor) fetch(ctx context.Context, ref string) (*tree.Node, error) {
-	a.mu.Lock()
-	f, ok := a.nodes[ref]
-	if !ok {
-		f = &nodeFlight{done: make(chan struct{})}
-		a.nodes[ref] = f
-	}
-	a.mu.Unlock()
-	if !ok {
-		f.node, f.err = a.src.Fetch(ctx, ref)
-		close(f.done)
-	}
-	<-f.done
-	return f.node, f.err
+	return a.nodes.Do(ref, func() (*tree.Node, error) { return a.src.Fetch(ctx, ref) })
 }
 
 // check audits one reference, then its per-arch siblings and mirrors.

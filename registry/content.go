@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/mlaudit/mlaudit/cache"
+	"github.com/mlaudit/mlaudit/internal/memo"
 )
 
 // content holds manifests and configs by digest: in memory for one run,
@@ -78,44 +79,23 @@ func (c *content) get(h v1.Hash, fetch func() ([]byte, error)) ([]byte, bool, er
 // content served from a store must still exist where it is referenced, or
 // a child deleted after the index was pushed would go unnoticed.
 type existence struct {
-	mu   sync.Mutex
-	seen map[string]*flight
+	seen memo.Map[struct{}]
+}
+
+func existenceKey(r *remoteRepo, kind string, h v1.Hash) string {
+	return r.repo.Name() + "/" + kind + "/" + h.String()
 }
 
 // check asks the registry with one HEAD per repository and digest per run.
 func (e *existence) check(ctx context.Context, r *remoteRepo, kind string, h v1.Hash) error {
-	key := r.repo.Name() + "/" + kind + "/" + h.String()
-	e.mu.Lock()
-	if e.seen == nil {
-		e.seen = map[string]*flight{}
-	}
-	f, ok := e.seen[key]
-	if !ok {
-		f = &flight{done: make(chan struct{})}
-		e.seen[key] = f
-	}
-	e.mu.Unlock()
-	if ok {
-		<-f.done
-		return f.err
-	}
-	f.err = r.do(ctx, http.MethodHead, r.url(kind, h.String()), acceptManifests, func(*http.Response) error { return nil })
-	close(f.done)
-	return f.err
+	_, err := e.seen.Do(existenceKey(r, kind, h), func() (struct{}, error) {
+		return struct{}{}, r.do(ctx, http.MethodHead, r.url(kind, h.String()), acceptManifests, func(*http.Response) error { return nil })
+	})
+	return err
 }
 
 // known records that the registry has h in r's repository, learnt from
-// another request (a HEAD of the tag that resolves to it).
+// another request (a GET of it, or a HEAD of a tag that resolves to it).
 func (e *existence) known(r *remoteRepo, kind string, h v1.Hash) {
-	key := r.repo.Name() + "/" + kind + "/" + h.String()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.seen == nil {
-		e.seen = map[string]*flight{}
-	}
-	if _, ok := e.seen[key]; !ok {
-		f := &flight{done: make(chan struct{})}
-		close(f.done)
-		e.seen[key] = f
-	}
+	e.seen.Set(existenceKey(r, kind, h), struct{}{})
 }
