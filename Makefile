@@ -6,9 +6,12 @@ GO ?= go
 
 .PHONY: test deps lint demo testdata bench
 
-## test: install test dependencies, vet, check formatting, run every test
+# staticcheck, pinned, from the Go module proxy.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+## test: install test dependencies, vet, staticcheck, gofmt, then every test under the race detector
 test: deps lint
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 
 ## deps: install Debian's docker-registry, skopeo and chromium when missing
 deps:
@@ -24,9 +27,10 @@ deps:
 	fi; \
 	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v chromium >/dev/null
 
-## lint: go vet and gofmt
+## lint: go vet, staticcheck and gofmt
 lint:
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 

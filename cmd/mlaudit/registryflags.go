@@ -17,6 +17,7 @@ type registryFlags struct {
 	verbose  bool
 	cacheDir string
 	noCache  bool
+	retries  int
 }
 
 func (r *registryFlags) add(fl *pflag.FlagSet) {
@@ -25,11 +26,13 @@ func (r *registryFlags) add(fl *pflag.FlagSet) {
 	fl.BoolVarP(&r.verbose, "verbose", "v", false, "log every HTTP request to standard error (never headers or credentials)")
 	fl.StringVar(&r.cacheDir, "cache-dir", "", "keep verified manifests and configs here across runs (default: the user cache dir, e.g. ~/.cache/mlaudit)")
 	fl.BoolVar(&r.noCache, "no-cache", false, "use no cache: fetch and verify every manifest and config again")
+	fl.IntVar(&r.retries, "retries", registry.DefaultRetries, "times a GET or HEAD is retried after 408, 429, 5xx or a reset connection (0 for never); waits honour Retry-After, 2 minutes at most in all")
 }
 
 // options turns the flags into registry options; more are appended.
 func (r *registryFlags) options(cmd *cobra.Command, more ...registry.Option) []registry.Option {
-	opts := append([]registry.Option{registry.WithTimeout(r.timeout), registry.WithInsecure(r.insecure...), registry.WithNotices(cmd.ErrOrStderr())}, more...)
+	opts := append([]registry.Option{registry.WithTimeout(r.timeout), registry.WithInsecure(r.insecure...), registry.WithNotices(cmd.ErrOrStderr()),
+		registry.WithRetry(r.retries, registry.DefaultRetryBudget)}, more...)
 	if r.verbose {
 		opts = append(opts, registry.WithLog(cmd.ErrOrStderr()))
 	}
