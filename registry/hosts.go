@@ -58,7 +58,7 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 			h.bearer = true
 		case "":
 			// Anonymous: requests need no header at all.
-			h.shared = &http.Client{Transport: c.base}
+			h.shared = &http.Client{Transport: c.base, CheckRedirect: checkRedirect}
 		default:
 			auth, err := c.opts.keychain.Resolve(reg)
 			if err != nil {
@@ -70,7 +70,7 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 				h.err = explainAuthError(reg.RegistryStr(), "", err)
 				return
 			}
-			h.shared = &http.Client{Transport: rt}
+			h.shared = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
 		}
 	})
 	return h.err

@@ -78,7 +78,7 @@ func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
 			r.err = explainAuthError(r.repo.RegistryStr(), r.repo.RepositoryStr(), err)
 			return
 		}
-		r.client = &http.Client{Transport: rt}
+		r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
 	})
 	return r.client, r.err
 }
