@@ -11,6 +11,13 @@ import (
 // (missing-child) or serves altered (digest-mismatch). Other read failures
 // are problems: the audit of that entry is incomplete.
 func checkIntegrity(c *checker) {
+	// An index that was read but not walked (too many entries, nested too
+	// deep) leaves its children unchecked: the audit of it is incomplete.
+	for _, idx := range c.root.Indexes() {
+		if idx.Err != nil {
+			c.problems = append(c.problems, fmt.Errorf("index %s: %w", shortDigest(idx.Descriptor.Digest.String()), idx.Err))
+		}
+	}
 	for _, l := range c.leaves {
 		n := l.node
 		if n.Err == nil {

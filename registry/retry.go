@@ -83,7 +83,10 @@ func (r *retrier) shouldRetry(req *http.Request, resp *http.Response, err error,
 			// A stalled registry: the per-request timeout already waited.
 			return 0, false
 		}
-		return backoff, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)
+		// A connection reset, refused, or closed before any answer (EOF):
+		// safe to try again, as only GET and HEAD get here.
+		return backoff, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+			errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:

@@ -76,6 +76,7 @@ func TestRetry(t *testing.T) {
 			}},
 		{"503 then 200", "GET", []func() (*http.Response, error){status(503), status(200)}, 200, 2, nil},
 		{"connection reset then 200", "GET", []func() (*http.Response, error){fail(syscall.ECONNRESET), status(200)}, 200, 2, nil},
+		{"connection closed before an answer then 200", "GET", []func() (*http.Response, error){fail(io.EOF), status(200)}, 200, 2, nil},
 		{"500 gives up after the retries", "GET", []func() (*http.Response, error){status(500)}, 500, DefaultRetries + 1, nil},
 		{"a wait past the budget is not waited", "GET", []func() (*http.Response, error){status(429, "Retry-After", "600"), status(200)}, 429, 1,
 			func(t *testing.T, slept []time.Duration) {

@@ -1,0 +1,176 @@
+package testregistry
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Faults sits in front of a registry and breaks the requests its rules
+// match, the way real registries, proxies and networks fail.
+type Faults struct {
+	mu    sync.Mutex
+	rules []*Rule
+}
+
+// Rule breaks requests Match accepts, Times times (0: every time), with
+// Fault.
+type Rule struct {
+	Match func(*http.Request) bool
+	Times int
+	Fault Fault
+	hits  int
+}
+
+// Fault answers (or refuses to answer) a request; next serves it as the
+// registry would.
+type Fault func(w http.ResponseWriter, r *http.Request, next http.Handler)
+
+// Add adds a rule and returns the Faults, for chaining.
+func (f *Faults) Add(match func(*http.Request) bool, times int, fault Fault) *Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = append(f.rules, &Rule{Match: match, Times: times, Fault: fault})
+	return f
+}
+
+func (f *Faults) rule(r *http.Request) *Rule {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, rule := range f.rules {
+		if rule.Match(r) && (rule.Times == 0 || rule.hits < rule.Times) {
+			rule.hits++
+			return rule
+		}
+	}
+	return nil
+}
+
+// Wrap returns next with the faults in front.
+func (f *Faults) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rule := f.rule(r); rule != nil {
+			rule.Fault(w, r, next)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Proxy starts a proxy to the registry at upstream (host:port) with the
+// faults in front and returns its host:port.
+func (f *Faults) Proxy(t testing.TB, upstream string) string {
+	t.Helper()
+	target, _ := url.Parse("http://" + upstream)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = nil
+	srv := httptest.NewServer(f.Wrap(proxy))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// Path matches requests of method whose path contains part.
+func Path(method, part string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return (method == "" || r.Method == method) && strings.Contains(r.URL.Path, part)
+	}
+}
+
+// Status answers with code and the given header pairs.
+func Status(code int, header ...string) Fault {
+	return func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.WriteHeader(code)
+	}
+}
+
+// Reset closes the connection without an answer.
+func Reset() Fault {
+	return func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}
+}
+
+// Stall accepts the request and answers nothing until release is closed
+// or the client gives up.
+func Stall(release <-chan struct{}) Fault {
+	return func(_ http.ResponseWriter, r *http.Request, _ http.Handler) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// Body answers 200 with contentType and body.
+func Body(contentType string, body []byte) Fault {
+	return func(w http.ResponseWriter, _ *http.Request, _ http.Handler) {
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(body)
+	}
+}
+
+// Truncate serves the registry's answer with its full Content-Length but
+// only keep bytes of the body, then closes the connection.
+func Truncate(keep int) Fault {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:min(keep, len(body))])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	}
+}
+
+// ShortLength serves the registry's answer but declares a Content-Length
+// short of the body, so a client reads only part of it.
+func ShortLength(by int) Fault {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		n := max(len(body)-by, 0)
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:n])
+	}
+}
+
+// Block holds the request: it signals on reached, then waits until release
+// is closed before serving it. If the client goes away meanwhile (a test
+// killed it), the request is dropped, never served: the registry sees only
+// what a killed process had finished sending.
+func Block(reached chan<- string, release <-chan struct{}) Fault {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		reached <- r.Method + " " + r.URL.Path
+		select {
+		case <-release:
+			next.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	}
+}
+
