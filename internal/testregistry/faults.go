@@ -159,16 +159,15 @@ func ShortLength(by int) Fault {
 	}
 }
 
-// Block holds the request: it signals on reached, then waits until release
-// is closed before serving it. If the client goes away meanwhile (a test
-// killed it), the request is dropped, never served: the registry sees only
-// what a killed process had finished sending.
-func Block(reached chan<- string, release <-chan struct{}) Fault {
-	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+// Hold takes the request and never serves it: it signals on reached, then
+// waits until release is closed or the client gives up, and drops it.
+// Tests kill a process while it waits: the registry sees only what the
+// process had finished before.
+func Hold(reached chan<- string, release <-chan struct{}) Fault {
+	return func(_ http.ResponseWriter, r *http.Request, _ http.Handler) {
 		reached <- r.Method + " " + r.URL.Path
 		select {
 		case <-release:
-			next.ServeHTTP(w, r)
 		case <-r.Context().Done():
 		}
 	}
