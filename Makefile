@@ -4,14 +4,28 @@ GO ?= go
 # Debian packages the tests use: the distribution registry, skopeo as an
 # independent client, and chromium to open the HTML report.
 
-.PHONY: test deps lint demo testdata bench
+.PHONY: test deps lint demo testdata bench fuzz
 
 # staticcheck, pinned, from the Go module proxy.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-## test: install test dependencies, vet, staticcheck, gofmt, then every test under the race detector
+# Fuzz targets (package:name) run briefly by make test; their seed corpora
+# are committed under each package's testdata/fuzz.
+FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse registry:FuzzWalkAndCheck registry:FuzzParseTarget
+FUZZTIME ?= 5s
+
+## test: install test dependencies, vet, staticcheck, gofmt, every test under the race detector, short fuzz runs
 test: deps lint
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: run each fuzz target for FUZZTIME (make fuzz FUZZTIME=5m for a long run)
+fuzz:
+	@for t in $(FUZZ); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 ## deps: install Debian's docker-registry, skopeo and chromium when missing
 deps:

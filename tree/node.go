@@ -97,9 +97,11 @@ func (n *Node) Images() []*Node {
 	return out
 }
 
-// Indexes returns n and every index nested below it, parents first.
+// Indexes returns n and every index nested below it that was read (whose
+// Index is set), parents first. An index that could not be read has
+// nothing to walk; its error is on the node.
 func (n *Node) Indexes() []*Node {
-	if !n.IsIndex() {
+	if n.Index == nil {
 		return nil
 	}
 	out := []*Node{n}
