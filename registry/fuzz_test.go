@@ -30,7 +30,7 @@ func (s fuzzSource) blob(context.Context, v1.Hash, int64, string) ([]byte, error
 }
 
 func (fuzzSource) tags(context.Context) ([]string, error) { return nil, nil }
-func (fuzzSource) name(ref string) string                  { return "fuzz/app:" + ref }
+func (fuzzSource) name(ref string) string                 { return "fuzz/app:" + ref }
 
 // FuzzWalkAndCheck feeds arbitrary manifest, index and config bytes
 // through the walk and the audit: errors and findings, never a panic.

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -41,6 +44,26 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 	for _, s := range []string{audit.StatusOK, audit.StatusMismatch, audit.StatusMissing, audit.StatusMissingChild, audit.StatusDigestMismatch, audit.StatusNoPlatform, audit.StatusDuplicate, audit.StatusUnreadable, audit.StatusAttestation} {
 		if !strings.Contains(readme, "`"+s+"`") {
 			t.Errorf("README does not document the row status %s", s)
+		}
+	}
+	// Every test the guarantees cite exists.
+	guarantees := readme[strings.Index(readme, "## What mlaudit guarantees"):]
+	guarantees = guarantees[:strings.Index(guarantees[3:], "\n## ")+3]
+	cited := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z]+)`").FindAllStringSubmatch(guarantees, -1)
+	if len(cited) < 10 {
+		t.Fatalf("the guarantees cite %d tests; the section is missing or unreadable", len(cited))
+	}
+	var sources strings.Builder
+	_ = filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, "_test.go") {
+			b, _ := os.ReadFile(p)
+			sources.Write(b)
+		}
+		return nil
+	})
+	for _, c := range cited {
+		if !strings.Contains(sources.String(), "func "+c[1]+"(") {
+			t.Errorf("README's guarantees cite %s, which no test file defines", c[1])
 		}
 	}
 	for _, want := range []string{"go run ./cmd/mlaudit demo", "make test", "schemaVersion"} {

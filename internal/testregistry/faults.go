@@ -172,4 +172,3 @@ func Hold(reached chan<- string, release <-chan struct{}) Fault {
 		}
 	}
 }
-
