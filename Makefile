@@ -11,7 +11,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Fuzz targets (package:name) run briefly by make test; their seed corpora
 # are committed under each package's testdata/fuzz.
-FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse registry:FuzzWalkAndCheck registry:FuzzParseTarget
+FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse registry:FuzzWalkAndCheck registry:FuzzParseTarget deep:FuzzClassify deep:FuzzScan
 FUZZTIME ?= 5s
 
 ## test: install test dependencies, vet, staticcheck, gofmt, every test under the race detector, short fuzz runs
@@ -56,6 +56,7 @@ demo:
 testdata:
 	$(GO) run ./testdata/gen testdata/layout
 
-## bench: audit 1,000 tags through a registry 20 ms away, cold and warm
+## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; deep-check a realistic image
 bench:
 	$(GO) test -run '^$$' -bench BenchmarkAudit -benchtime 3x ./internal/bench
+	$(GO) test -run '^$$' -bench BenchmarkInspect -benchtime 20x ./deep

@@ -55,6 +55,7 @@ const (
 	DigestMismatch       Code = "digest-mismatch"
 	StaleArchTag         Code = "stale-arch-tag"
 	MirrorDrift          Code = "mirror-drift"
+	BinaryArchMismatch   Code = "binary-arch-mismatch"
 )
 
 // CodeInfo describes a finding code: its severity, what it means, why it
@@ -124,6 +125,10 @@ var codes = []CodeInfo{
 		"A mirror's copy of the tag lacks platforms or holds other images than the source.",
 		"Users of the mirror pull something else than users of the source, or nothing at all for the missing platform.",
 		"Copy the whole list again (`skopeo copy --all`, `crane copy`), and audit the source before syncing."},
+	{BinaryArchMismatch, Error,
+		"The image's executables are built for another architecture than its config and index say (found with --deep).",
+		"On a real machine of that architecture it fails with \"exec format error\"; under QEMU emulation in CI it runs, slowly, and hides the mistake.",
+		"Build or download the binaries for the target platform ($TARGETARCH in a Dockerfile, or cross-compile from $BUILDPLATFORM), then rebuild the image."},
 }
 
 // Codes returns every finding code with its description, in a stable order.

@@ -1,6 +1,10 @@
 package audit
 
-import "time"
+import (
+	"time"
+
+	"github.com/mlaudit/mlaudit/deep"
+)
 
 // Result is everything an audit found, in the order targets were given.
 type Result struct {
@@ -59,6 +63,9 @@ type PlatformEntry struct {
 	// Status is one of ok, mismatch, missing, missing-child,
 	// digest-mismatch, no-platform, duplicate, unreadable, attestation.
 	Status string `json:"status"`
+	// Binaries are the executables the deep check read (--deep), with the
+	// architecture each is built for.
+	Binaries []deep.Binary `json:"binaries,omitempty"`
 }
 
 // TargetError is a target or reference that could not be audited.
@@ -85,6 +92,8 @@ type Stats struct {
 	DurationMs int64 `json:"durationMs"`
 	// StartedAt is when the audit started.
 	StartedAt time.Time `json:"startedAt"`
+	// DeepBytes counts the compressed layer bytes the deep check read.
+	DeepBytes int64 `json:"deepBytes,omitempty"`
 }
 
 // Worst returns the highest severity among the findings, or 0 if there are

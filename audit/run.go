@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/internal/memo"
 	"github.com/mlaudit/mlaudit/tree"
 )
@@ -51,6 +52,10 @@ type Target struct {
 	// Rules decides requirements per reference when set, instead of
 	// Require (a policy file's rules).
 	Rules func(ref string) []specs.Platform
+	// Deep reads each image's binaries and checks they are built for its
+	// platform (binary-arch-mismatch). Options.Deep must be set, and the
+	// Source must implement [Layers].
+	Deep bool
 }
 
 // Options tune [Run].
@@ -63,6 +68,8 @@ type Options struct {
 	// Progress, when set, is called after each reference is audited, with
 	// how many are done out of how many are known so far.
 	Progress func(done, total int, ref string)
+	// Deep inspects binaries for targets with Deep set.
+	Deep *deep.Inspector
 }
 
 // Run audits every target and returns what it found, in target order. A
@@ -75,7 +82,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		jobs = 32
 	}
 	r := &Result{Images: []Image{}, Findings: []Finding{}, Errors: []TargetError{}}
-	a := &auditor{src: src, planned: map[string]bool{}, extra: map[string]bool{}}
+	a := &auditor{src: src, inspector: opts.Deep, planned: map[string]bool{}, extra: map[string]bool{}}
 
 	expanded := expandAll(ctx, src, targets, jobs)
 	var work []job
@@ -124,6 +131,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		r.Stats.CacheHits = c.CacheHits()
 		r.Stats.RateLimitRemaining = c.RateLimitRemaining()
 	}
+	r.Stats.DeepBytes = a.deepBytes
 	r.Stats.DurationMs = time.Since(start).Milliseconds()
 	r.Stats.StartedAt = start.UTC().Truncate(time.Second)
 	return r
@@ -160,8 +168,10 @@ func (r *Result) add(o outcome) {
 
 // auditor holds what one Run shares between references.
 type auditor struct {
-	src   Source
-	nodes memo.Map[*tree.Node]
+	src       Source
+	nodes     memo.Map[*tree.Node]
+	inspector *deep.Inspector
+	deepBytes int64
 
 	mu      sync.Mutex
 	planned map[string]bool // references the targets name
@@ -186,6 +196,9 @@ func (a *auditor) check(ctx context.Context, j job) outcome {
 		require = j.target.Rules(j.ref)
 	}
 	a.audit(&o, j.ref, root, require)
+	if j.target.Deep {
+		a.deepCheck(ctx, &o, j.ref, root, &o.images[0])
+	}
 	a.siblings(ctx, &o, j, root)
 	a.mirrors(ctx, &o, j, root)
 	return o

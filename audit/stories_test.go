@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/registry"
@@ -17,7 +18,7 @@ func TestStories(t *testing.T) {
 	dest := stories.Dest{Registry: testregistry.InProcess(t, nil), LayoutDir: t.TempDir()}
 	client := newClient(t)
 	targets := storytest.Seed(t, client, dest)
-	r := audit.Run(context.Background(), client, targets, audit.Options{Jobs: 4})
+	r := audit.Run(context.Background(), client, targets, audit.Options{Jobs: 4, Deep: &deep.Inspector{Limits: deep.DefaultLimits}})
 	storytest.Check(t, r, dest)
 }
 

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -115,4 +116,43 @@ func (d *Dir) Empty() bool {
 		}
 	}
 	return true
+}
+
+// GetNote returns a note filed under key: a small derived fact (a layer's
+// deep-check summary) that is not content and is not checked against a
+// digest. key must be a plain file name.
+func (d *Dir) GetNote(key string) ([]byte, bool) {
+	if d == nil || d.root == "" || !plainName(key) {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(d.root, "notes", key))
+	return b, err == nil
+}
+
+// PutNote files a note under key, atomically.
+func (d *Dir) PutNote(key string, b []byte) error {
+	if d == nil || d.root == "" || !plainName(key) {
+		return nil
+	}
+	dir := filepath.Join(d.root, "notes")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, key))
+}
+
+func plainName(key string) bool {
+	return key != "" && !strings.ContainsAny(key, "/\\") && !strings.HasPrefix(key, ".")
 }

@@ -18,6 +18,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/repair"
@@ -69,7 +70,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 			if err != nil {
 				return nil, err
 			}
-			targets = append(targets, audit.Target{Name: t.Ref, Require: require, PerArch: t.PerArch, Mirrors: t.Mirrors})
+			targets = append(targets, audit.Target{Name: t.Ref, Require: require, PerArch: t.PerArch, Mirrors: t.Mirrors, Deep: t.Deep})
 			sec.repos = append(sec.repos, repoPath(t.Ref))
 			sec.require = t.Require
 		}
@@ -81,7 +82,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	result := audit.Run(ctx, auditClient, targets, audit.Options{})
+	result := audit.Run(ctx, auditClient, targets, audit.Options{Deep: &deep.Inspector{Limits: deep.DefaultLimits}})
 	if opts.Format != report.Table {
 		return result, report.Render(w, opts.Format, result)
 	}
@@ -98,7 +99,7 @@ func repairAIBrix(ctx context.Context, w io.Writer, client *registry.Client, tar
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "6. Repair")
+	fmt.Fprintln(w, "7. Repair")
 	fmt.Fprintln(w, "=========")
 	for _, l := range report.Wrap("The AIBrix list is rebuilt from its per-arch tags, as the team did by hand:", 78) {
 		fmt.Fprintln(w, l)

@@ -138,3 +138,8 @@ func Index(f Format, entries ...Entry) (v1.ImageIndex, error) {
 	}
 	return mutate.AppendManifests(idx, adds...), nil
 }
+
+// emptyOCI is an empty image with an OCI config media type.
+func emptyOCI() v1.Image {
+	return mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON)
+}

@@ -28,6 +28,8 @@ type Target struct {
 	Require string
 	PerArch []string
 	Mirrors []string
+	// Deep asks for the binaries to be checked.
+	Deep bool
 }
 
 // Story is one real failure, ready to seed and audit.
@@ -50,6 +52,7 @@ func All() []Story {
 		{Name: "neko", Source: "Neko", Title: "Arm-prefixed names replaced by one multi-arch name per image variant", seed: neko},
 		{Name: "buildx", Source: "Buildx", Title: "A buildx OCI layout (--output type=oci) whose linux/arm64 entry is an amd64 image", seed: buildx},
 		{Name: "hygiene", Source: "BuildKit and registries", Title: "Index shapes clients trip over: mixed media types, odd spellings, duplicates, lost children", seed: hygiene},
+		{Name: "qemu", Source: "QEMU builds", Title: "An arm64 image in name and config whose binaries are x86-64: its Dockerfile downloaded the amd64 release (found with --deep)", seed: qemu},
 	}
 }
 
@@ -156,6 +159,28 @@ func hygiene(b *builder) []Target {
 		{Ref: b.ref("acme/tool:3.1"), Require: twoArch},
 		{Ref: b.ref("acme/broken:1.0"), Require: twoArch},
 	}
+}
+
+func qemu(b *builder) []Target {
+	good := b.binaryImage("linux/amd64", "amd64")
+	wrong := b.binaryImage("linux/arm64", "amd64")
+	b.push("acme/agent:2.0", b.index(OCI, Entry{Image: good, Platform: "linux/amd64"}, Entry{Image: wrong, Platform: "linux/arm64"}))
+	b.push("acme/agent:1.9", b.index(OCI,
+		Entry{Image: good, Platform: "linux/amd64"},
+		Entry{Image: b.binaryImage("linux/arm64", "arm64"), Platform: "linux/arm64"}))
+	return []Target{
+		{Ref: b.ref("acme/agent:2.0"), Require: twoArch, Deep: true},
+		{Ref: b.ref("acme/agent:1.9"), Require: twoArch, Deep: true},
+	}
+}
+
+func (b *builder) binaryImage(p, binArch string) v1.Image {
+	if b.err != nil {
+		return nil
+	}
+	img, err := BinaryImage(p, binArch, "agent "+p)
+	b.err = err
+	return img
 }
 
 // builder keeps the first error, so seeds read as a list of steps.

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/report"
 )
@@ -28,6 +29,8 @@ type auditFlags struct {
 	compare     []string
 	policy      string
 	quiet       bool
+	deep        bool
+	deepFiles   int
 }
 
 func newAuditCmd() *cobra.Command {
@@ -84,6 +87,8 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.StringArrayVar(&f.catalog, "catalog", nil, "audit every repository of this registry, as its catalog lists them (same as the target REGISTRY/)")
 	fl.StringVar(&f.policy, "policy", "", "read targets, requirements, rules, per-arch templates, mirrors, ignored codes and severities from this YAML file; flags given override it")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on standard error")
+	fl.BoolVar(&f.deep, "deep", false, "also read each image's layers and check its executables (ELF, PE) are built for its platform: binary-arch-mismatch")
+	fl.IntVar(&f.deepFiles, "deep-files", deep.DefaultLimits.Files, "with --deep, read at most this many executables per image")
 	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
@@ -103,7 +108,13 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 			return usageError(err)
 		}
 	}
-	result := audit.Run(cmd.Context(), client, plan.targets, audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)})
+	opts := audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)}
+	if f.deep {
+		lim := deep.DefaultLimits
+		lim.Files = f.deepFiles
+		opts.Deep = &deep.Inspector{Limits: lim, Store: f.registry.store()}
+	}
+	result := audit.Run(cmd.Context(), client, plan.targets, opts)
 	if plan.policy != nil {
 		plan.policy.Apply(result)
 	}

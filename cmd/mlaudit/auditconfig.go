@@ -80,6 +80,10 @@ func (f *auditFlags) resolve(cmd *cobra.Command, args []string) (*auditPlan, err
 	if err != nil {
 		return nil, err
 	}
+	if f.deepFiles < 1 {
+		return nil, fmt.Errorf("--deep-files %d: must be at least 1", f.deepFiles)
+	}
+	template.Deep = f.deep
 	for _, n := range names {
 		t := template
 		t.Name = n

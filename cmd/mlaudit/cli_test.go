@@ -76,7 +76,7 @@ func seedStories(t *testing.T, host string) (stories.Dest, map[string][]stories.
 			t.Fatal(err)
 		}
 		for _, st := range seeded {
-			key := fmt.Sprint(st.Require, st.PerArch, st.Mirrors)
+			key := fmt.Sprint(st.Require, st.PerArch, st.Mirrors, st.Deep)
 			groups[key] = append(groups[key], st)
 		}
 	}
@@ -96,6 +96,9 @@ func auditStories(t *testing.T, host string) {
 		}
 		for _, m := range targets[0].Mirrors {
 			args = append(args, "--compare", m)
+		}
+		if targets[0].Deep {
+			args = append(args, "--deep")
 		}
 		var list strings.Builder
 		list.WriteString("# story targets\n")
@@ -281,7 +284,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo should tell the %s story", s.Name)
 		}
 	}
-	i := strings.Index(r.stdout, "6. Repair")
+	i := strings.Index(r.stdout, "7. Repair")
 	if i < 0 {
 		t.Fatalf("the demo shows no repair:\n%s", r.stdout)
 	}
@@ -446,7 +449,7 @@ func TestDemoInEveryFormat(t *testing.T) {
 					t.Errorf("markdown lacks the matrix:\n%s", r.stdout)
 				}
 			case report.Table:
-				if !strings.Contains(r.stdout, "6. Repair") {
+				if !strings.Contains(r.stdout, "7. Repair") {
 					t.Error("the table demo should end with the repair")
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mlaudit/mlaudit/cache"
+	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/registry"
 )
 
@@ -36,12 +37,30 @@ func (r *registryFlags) options(cmd *cobra.Command, more ...registry.Option) []r
 	if r.verbose {
 		opts = append(opts, registry.WithLog(cmd.ErrOrStderr()))
 	}
-	if !r.noCache {
-		dir := r.cacheDir
-		if dir == "" {
-			dir, _ = cache.DefaultDir() // no user cache dir: run without one
-		}
+	if dir := r.dir(); dir != "" {
 		opts = append(opts, registry.WithCache(dir))
 	}
 	return opts
+}
+
+// dir is the cache directory in use, or "" for none.
+func (r *registryFlags) dir() string {
+	if r.noCache {
+		return ""
+	}
+	if r.cacheDir != "" {
+		return r.cacheDir
+	}
+	dir, _ := cache.DefaultDir() // no user cache dir: run without one
+	return dir
+}
+
+// store is the cache for deep-check summaries, or nil for none.
+func (r *registryFlags) store() deep.Store {
+	if dir := r.dir(); dir != "" {
+		if d, err := cache.Open(dir); err == nil {
+			return d
+		}
+	}
+	return nil
 }

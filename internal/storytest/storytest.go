@@ -37,6 +37,8 @@ var Want = map[string][]string{
 		"orphan-attestation",
 	},
 	"acme/broken:1.0": {"missing-child linux/arm64"},
+	"acme/agent:2.0":  {"binary-arch-mismatch linux/arm64"},
+	"acme/agent:1.9":  nil,
 	// Found through per-arch templates and mirrors, not named as targets.
 	"aibrix/runtime:v0.3.0-rc.2-amd64":           nil,
 	"aibrix/runtime:v0.3.0-rc.2-arm64":           nil,
@@ -63,7 +65,7 @@ func Seed(t testing.TB, w stories.Writer, dest stories.Dest) []audit.Target {
 			if err != nil {
 				t.Fatal(err)
 			}
-			targets = append(targets, audit.Target{Name: st.Ref, Require: req, PerArch: st.PerArch, Mirrors: st.Mirrors})
+			targets = append(targets, audit.Target{Name: st.Ref, Require: req, PerArch: st.PerArch, Mirrors: st.Mirrors, Deep: st.Deep})
 		}
 	}
 	return targets
