@@ -150,7 +150,9 @@ func inspect(t *testing.T, im *image, cf *v1.ConfigFile, lim deep.Limits) *deep.
 	return r
 }
 
-func exe(path string, data []byte) stories.File { return stories.File{Path: path, Data: data, Mode: 0o755} }
+func exe(path string, data []byte) stories.File {
+	return stories.File{Path: path, Data: data, Mode: 0o755}
+}
 
 func TestVerdicts(t *testing.T) {
 	amd, arm := goBinaries["amd64"], goBinaries["arm64"]
