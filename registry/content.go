@@ -89,7 +89,7 @@ func existenceKey(r *remoteRepo, kind string, h v1.Hash) string {
 // check asks the registry with one HEAD per repository and digest per run.
 func (e *existence) check(ctx context.Context, r *remoteRepo, kind string, h v1.Hash) error {
 	_, err := e.seen.Do(existenceKey(r, kind, h), func() (struct{}, error) {
-		return struct{}{}, r.do(ctx, http.MethodHead, r.url(kind, h.String()), acceptManifests, func(*http.Response) error { return nil })
+		return struct{}{}, r.do(ctx, http.MethodHead, r.url(ctx, kind, h.String()), acceptManifests, func(*http.Response) error { return nil })
 	})
 	return err
 }

@@ -42,7 +42,7 @@ func (r *remoteRepo) open(ctx context.Context, d v1.Hash) (io.ReadCloser, error)
 		return nil, ctx.Err()
 	}
 	release := func() { <-sem }
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url("blobs", d.String()), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(ctx, "blobs", d.String()), nil)
 	if err != nil {
 		release()
 		return nil, err

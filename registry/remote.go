@@ -106,12 +106,10 @@ func explainAuthError(registry, repo string, err error) error {
 	return fmt.Errorf("connecting to %s: %w", registry, err)
 }
 
-func (r *remoteRepo) url(kind, ref string) string {
-	scheme := r.c.host(r.repo.Registry).scheme
-	if scheme == "" {
-		scheme = r.repo.Scheme()
-	}
-	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", scheme, r.repo.RegistryStr(), r.repo.RepositoryStr(), kind, ref)
+// url is a URL in the repository, with the scheme the registry's ping
+// found (waiting for that ping if it is under way).
+func (r *remoteRepo) url(ctx context.Context, kind, ref string) string {
+	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", r.scheme(ctx), r.repo.RegistryStr(), r.repo.RepositoryStr(), kind, ref)
 }
 
 // scheme is the registry's scheme, pinging it first if need be.
@@ -204,7 +202,7 @@ func (r *remoteRepo) wrap(what, ref string, err error) error {
 // head resolves a tag to the descriptor the registry declares for it.
 func (r *remoteRepo) head(ctx context.Context, ref string) (v1.Descriptor, error) {
 	var d v1.Descriptor
-	err := r.do(ctx, http.MethodHead, r.url("manifests", ref), acceptManifests, func(resp *http.Response) error {
+	err := r.do(ctx, http.MethodHead, r.url(ctx, "manifests", ref), acceptManifests, func(resp *http.Response) error {
 		h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 		if err != nil {
 			return fmt.Errorf("%w: HEAD %s gave no Docker-Content-Digest", ErrBadResponse, r.name(ref))
@@ -220,7 +218,7 @@ func (r *remoteRepo) head(ctx context.Context, ref string) (v1.Descriptor, error
 // or for a tag the digest the registry declared.
 func (r *remoteRepo) getManifest(ctx context.Context, ref string) (fetched, error) {
 	var f fetched
-	err := r.do(ctx, http.MethodGet, r.url("manifests", ref), acceptManifests, func(resp *http.Response) error {
+	err := r.do(ctx, http.MethodGet, r.url(ctx, "manifests", ref), acceptManifests, func(resp *http.Response) error {
 		raw, err := readLimited(resp.Body, maxManifestBytes, "manifest "+r.name(ref))
 		if err != nil {
 			return err
@@ -255,7 +253,7 @@ func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64, what stri
 
 func (r *remoteRepo) getBlob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
 	var raw []byte
-	err := r.do(ctx, http.MethodGet, r.url("blobs", d.String()), "", func(resp *http.Response) error {
+	err := r.do(ctx, http.MethodGet, r.url(ctx, "blobs", d.String()), "", func(resp *http.Response) error {
 		b, err := readLimited(resp.Body, limit, what+" "+r.name(d.String()))
 		if err != nil {
 			return err
@@ -274,7 +272,7 @@ const maxPages = 10000
 // and finding per-arch siblings read the same list.
 func (r *remoteRepo) tags(ctx context.Context) ([]string, error) {
 	r.tagsOnce.Do(func() {
-		r.tagList, r.tagsErr = r.list(ctx, r.url("tags", "list")+"?n=1000", "tag list of "+r.repo.Name())
+		r.tagList, r.tagsErr = r.list(ctx, r.url(ctx, "tags", "list")+"?n=1000", "tag list of "+r.repo.Name())
 		if r.tagsErr != nil {
 			r.tagsErr = fmt.Errorf("listing tags of %s: %w", r.repo.Name(), r.tagsErr)
 		}
