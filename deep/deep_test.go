@@ -225,6 +225,19 @@ func TestHostileLayersStopAtTheCaps(t *testing.T) {
 	small.LayerUncompressed, small.Entries, small.LayerCompressed = 16<<20, 1000, 64<<10
 
 	corrupt := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0}, bytes.Repeat([]byte{0xff}, 100)...)
+
+	// A tar whose PAX header carries a 2 MiB record (Go's tar writer
+	// refuses to write one, so the blocks are written by hand).
+	var oversized bytes.Buffer
+	ow := gzip.NewWriter(&oversized)
+	record := strings.Repeat("x", 2<<20)
+	body := fmt.Sprintf("%d comment=%s\n", len(record)+len(" comment=\n")+7, record)
+	_, _ = ow.Write(rawTarHeader("PaxHeaders/app", 'x', len(body)))
+	_, _ = ow.Write([]byte(body))
+	_, _ = ow.Write(make([]byte, (512-len(body)%512)%512))
+	_, _ = ow.Write(rawTarHeader("usr/bin/app", '0', 0))
+	_, _ = ow.Write(make([]byte, 1024))
+	_ = ow.Close()
 	tests := []struct {
 		name  string
 		layer []byte
@@ -235,6 +248,7 @@ func TestHostileLayersStopAtTheCaps(t *testing.T) {
 		{"too many tar entries", layer(t, "gzip", many...), small, "tar entries"},
 		{"too many compressed bytes", layer(t, "gzip", stories.File{Path: "noise", Data: noise(1 << 20), Mode: 0o644}), small, "compressed bytes"},
 		{"a corrupt layer", corrupt, deep.DefaultLimits, "layer"},
+		{"an oversized tar header", oversized.Bytes(), deep.DefaultLimits, "tar"},
 		{"not a tar", layer(t, "gzip")[:10], deep.DefaultLimits, "layer"},
 	}
 	for _, tt := range tests {
@@ -256,6 +270,26 @@ func noise(n int) []byte {
 		b[i] = byte(r.Uint32())
 	}
 	return b
+}
+
+// rawTarHeader is one ustar header block.
+func rawTarHeader(name string, typeflag byte, size int) []byte {
+	h := make([]byte, 512)
+	copy(h, name)
+	copy(h[100:], "0000755\x00")
+	copy(h[108:], "0000000\x00")
+	copy(h[116:], "0000000\x00")
+	copy(h[124:], fmt.Sprintf("%011o\x00", size))
+	copy(h[136:], "00000000000\x00")
+	h[156] = typeflag
+	copy(h[257:], "ustar\x0000")
+	copy(h[148:], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:], fmt.Sprintf("%06o\x00 ", sum))
+	return h
 }
 
 type zeros struct{}
