@@ -85,19 +85,7 @@ func (d *Dir) Put(h v1.Hash, b []byte) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), target)
+	return writeAtomically(target, b)
 }
 
 // Empty reports whether the cache holds nothing yet: a first run, where
@@ -138,11 +126,17 @@ func (d *Dir) PutNote(key string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	return writeAtomically(filepath.Join(dir, key), b)
+}
+
+// writeAtomically writes b to target through a temporary file beside it
+// and a rename, so readers in other processes never see half of it.
+func writeAtomically(target string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name()) // a no-op once renamed
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return err
@@ -150,7 +144,7 @@ func (d *Dir) PutNote(key string, b []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, key))
+	return os.Rename(tmp.Name(), target)
 }
 
 func plainName(key string) bool {

@@ -90,14 +90,7 @@ func ImageWithLayers(p, entrypoint string, layers ...v1.Layer) (v1.Image, error)
 	if err != nil {
 		return nil, err
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Variant = plat.OS, plat.Architecture, plat.Variant
-	cf.Config.Entrypoint = []string{entrypoint}
-	return mutate.ConfigFile(img, cf)
+	return withConfig(img, plat, func(c *v1.Config) { c.Entrypoint = []string{entrypoint} })
 }
 
 // BinaryImage is an image for platform p whose entrypoint and tools are

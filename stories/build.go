@@ -49,13 +49,18 @@ func Image(p string, f Format, salt string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return withConfig(img, plat, func(c *v1.Config) { c.Cmd = []string{"/bin/true"} })
+}
+
+// withConfig states plat in img's config and lets set fill the rest.
+func withConfig(img v1.Image, plat *v1.Platform, set func(*v1.Config)) (v1.Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Variant, cf.OSVersion = plat.OS, plat.Architecture, plat.Variant, plat.OSVersion
-	cf.Config.Cmd = []string{"/bin/true"}
+	set(&cf.Config)
 	return mutate.ConfigFile(img, cf)
 }
 

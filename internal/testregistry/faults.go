@@ -124,14 +124,7 @@ func Body(contentType string, body []byte) Fault {
 // only keep bytes of the body, then closes the connection.
 func Truncate(keep int) Fault {
 	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(rec.Code)
+		body := relay(w, r, next, 0)
 		_, _ = w.Write(body[:min(keep, len(body))])
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
@@ -146,17 +139,24 @@ func Truncate(keep int) Fault {
 // short of the body, so a client reads only part of it.
 func ShortLength(by int) Fault {
 	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		n := max(len(body)-by, 0)
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body[:n])
+		body := relay(w, r, next, by)
+		_, _ = w.Write(body[:max(len(body)-by, 0)])
 	}
+}
+
+// relay serves r with next into a recorder, writes the registry's status
+// and headers to w with a Content-Length `short` bytes less than the body,
+// and returns the body for the caller to write (or not) as it breaks it.
+func relay(w http.ResponseWriter, r *http.Request, next http.Handler, short int) []byte {
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(max(len(body)-short, 0)))
+	w.WriteHeader(rec.Code)
+	return body
 }
 
 // Hold takes the request and never serves it: it signals on reached, then
