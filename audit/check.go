@@ -3,23 +3,20 @@ package audit
 import (
 	"errors"
 	"fmt"
-	"strings"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
-// Check audits one tree, reached by ref, against the platforms it must
+// Check audits one tree, reached by r, against the platforms it must
 // provide (none: only consistency is checked). It returns the image's
 // report, the findings, and errors for parts of the tree that could not be
 // checked at all (unreadable content); findings are still returned for the
-// rest.
-func Check(ref string, root *tree.Node, require []specs.Platform) (Image, []Finding, []error) {
-	c := &checker{ref: ref, root: root, require: require}
-	c.img = Image{Ref: ref, Digest: root.Descriptor.Digest.String(), MediaType: string(root.MediaType())}
+// rest. It reads only the tree: rules can be tested on trees built by hand.
+func Check(r ref.Ref, root *tree.Node, require []platform.Platform) (Image, []Finding, []error) {
+	c := &checker{ref: r, root: root, require: require}
+	c.img = Image{Ref: r, Digest: root.Descriptor.Digest.String(), MediaType: string(root.MediaType())}
 	if root.Index == nil && root.Manifest == nil {
 		c.checkUnreadableRoot()
 		return c.img, c.findings, c.problems
@@ -49,9 +46,9 @@ var rules = []func(*checker){
 
 // checker carries one tree through the rules.
 type checker struct {
-	ref      string
+	ref      ref.Ref
 	root     *tree.Node
-	require  []specs.Platform
+	require  []platform.Platform
 	img      Image
 	leaves   []leaf
 	missing  []PlatformEntry
@@ -70,24 +67,16 @@ type leaf struct {
 }
 
 // claimed is the platform the index entry claims, or nil for a root image.
-func (l leaf) claimed() *specs.Platform {
-	return toSpec(l.node.Descriptor.Platform)
-}
+func (l leaf) claimed() *platform.Platform { return l.node.Claimed() }
 
 // config is the platform the image config states, or nil when unread.
-func (l leaf) config() *specs.Platform {
-	cfg := l.node.Config
-	if cfg == nil {
-		return nil
-	}
-	return &specs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
-}
+func (l leaf) config() *platform.Platform { return l.node.ConfigPlatform() }
 
 func (l leaf) attestation() bool { return l.node.IsAttestation() }
 
 // actual is what the image is: its config's platform, else what the index
 // claims, else nil.
-func (l leaf) actual() *specs.Platform {
+func (l leaf) actual() *platform.Platform {
 	if p := l.config(); p != nil && !platform.Empty(p) {
 		return p
 	}
@@ -109,7 +98,7 @@ func (c *checker) collectLeaves(n *tree.Node) {
 			c.collectLeaves(child)
 			continue
 		}
-		c.addLeaf(child, platform.Format(toSpec(child.Descriptor.Platform)))
+		c.addLeaf(child, platform.Format(child.Claimed()))
 	}
 }
 
@@ -138,7 +127,7 @@ func (c *checker) images() []leaf {
 }
 
 // add records a finding with the code's default severity and hint.
-func (c *checker) add(code Code, digest string, p *specs.Platform, format string, args ...any) {
+func (c *checker) add(code Code, digest string, p *platform.Platform, format string, args ...any) {
 	info := code.Info()
 	f := Finding{Ref: c.ref, Digest: digest, Code: code, Severity: info.Severity, Message: fmt.Sprintf(format, args...), Hint: info.Hint}
 	if p != nil {
@@ -165,21 +154,4 @@ func (c *checker) checkUnreadableRoot() {
 		err = errors.New("the manifest is neither an index nor an image")
 	}
 	c.problems = append(c.problems, err)
-}
-
-// toSpec converts go-containerregistry's platform to the OCI spec's, which
-// containerd's functions take. It returns nil for nil.
-func toSpec(p *v1.Platform) *specs.Platform {
-	if p == nil {
-		return nil
-	}
-	return &specs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures}
-}
-
-// shortDigest abbreviates a digest for messages ("sha256:0123456789ab").
-func shortDigest(d string) string {
-	if i := strings.Index(d, ":"); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	return d
 }

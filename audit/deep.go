@@ -8,25 +8,24 @@ import (
 	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
 // Layers is implemented by sources that can stream an image's layers, as
 // the deep check needs. registry.Client is one.
 type Layers interface {
-	OpenLayer(ctx context.Context, ref string, layer v1.Descriptor) (io.ReadCloser, error)
+	OpenLayer(ctx context.Context, r ref.Ref, layer v1.Descriptor) (io.ReadCloser, error)
 }
 
 // deepCheck reads the binaries of every image below root and reports
 // binary-arch-mismatch; img's rows get the binaries found.
-func (a *auditor) deepCheck(ctx context.Context, o *outcome, ref string, root *tree.Node, img *Image) {
+func (a *auditor) deepCheck(ctx context.Context, o *outcome, r ref.Ref, root *tree.Node, img *Image) {
 	src, ok := a.src.(Layers)
 	if !ok || a.inspector == nil {
-		o.fail(ref, fmt.Errorf("this source cannot read layers for --deep"))
+		o.fail(r, fmt.Errorf("this source cannot read layers for the deep check"))
 		return
 	}
 	for _, n := range root.Images() {
@@ -34,32 +33,32 @@ func (a *auditor) deepCheck(ctx context.Context, o *outcome, ref string, root *t
 			continue
 		}
 		open := func(ctx context.Context, layer v1.Descriptor) (io.ReadCloser, error) {
-			return src.OpenLayer(ctx, ref, layer)
+			return src.OpenLayer(ctx, r, layer)
 		}
-		r, err := a.inspector.Inspect(ctx, n.Manifest, n.Config, open)
-		if r != nil {
-			atomic.AddInt64(&a.deepBytes, r.Bytes)
+		res, err := a.inspector.Inspect(ctx, n.Manifest, n.Config, open)
+		if res != nil {
+			atomic.AddInt64(&a.deepBytes, res.Bytes)
 		}
 		if err != nil {
-			o.fail(ref, fmt.Errorf("deep check of %s: %w", shortDigest(n.Descriptor.Digest.String()), err))
+			o.fail(r, fmt.Errorf("deep check of %s: %w", ref.ShortDigest(n.Descriptor.Digest.String()), err))
 			continue
 		}
 		for i := range img.Platforms {
 			if img.Platforms[i].Digest == n.Descriptor.Digest.String() {
-				img.Platforms[i].Binaries = r.Inspected
-				if r.Mismatch {
+				img.Platforms[i].Binaries = res.Inspected
+				if res.Mismatch {
 					mark(&img.Platforms[i], StatusMismatch)
 				}
 			}
 		}
-		if r.Mismatch {
-			o.findings = append(o.findings, binaryFinding(ref, n, r))
+		if res.Mismatch {
+			o.findings = append(o.findings, binaryFinding(r, n, res))
 		}
 	}
 }
 
-func binaryFinding(ref string, n *tree.Node, r *deep.Result) Finding {
-	p := &specs.Platform{OS: n.Config.OS, Architecture: n.Config.Architecture, Variant: n.Config.Variant, OSVersion: n.Config.OSVersion}
+func binaryFinding(at ref.Ref, n *tree.Node, r *deep.Result) Finding {
+	p := n.ConfigPlatform()
 	var files []string
 	for i, b := range r.Mismatched {
 		if i == 3 {
@@ -74,7 +73,7 @@ func binaryFinding(ref string, n *tree.Node, r *deep.Result) Finding {
 	}
 	info := BinaryArchMismatch.Info()
 	return Finding{
-		Ref: ref, Digest: n.Descriptor.Digest.String(), Code: BinaryArchMismatch, Severity: info.Severity, Platform: platform.Format(p),
+		Ref: at, Digest: n.Descriptor.Digest.String(), Code: BinaryArchMismatch, Severity: info.Severity, Platform: platform.Format(p),
 		Message: fmt.Sprintf("the image says %s but %s are built for another architecture: %s", platform.Format(p), what, strings.Join(files, ", ")),
 		Hint:    info.Hint,
 	}

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -29,7 +30,11 @@ func ExampleCheck() {
 		Children:   []*tree.Node{image},
 	}
 	require := []specs.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
-	_, findings, _ := audit.Check("registry.example.com/app:1.0", root, require)
+	at, err := ref.Parse("registry.example.com/app:1.0")
+	if err != nil {
+		panic(err)
+	}
+	_, findings, _ := audit.Check(at, root, require)
 	for _, f := range findings {
 		fmt.Println(f)
 	}

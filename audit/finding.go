@@ -1,6 +1,10 @@
 package audit
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mlaudit/mlaudit/ref"
+)
 
 // Severity ranks findings. Errors break pulls; warnings are risks.
 type Severity int
@@ -148,8 +152,9 @@ func (c Code) Info() CodeInfo {
 
 // Finding is one problem found in one image.
 type Finding struct {
-	// Ref is the full reference audited ("registry/repo:tag").
-	Ref string `json:"ref"`
+	// Ref is the reference the finding is about: the one audited, or its
+	// per-arch sibling or mirror copy.
+	Ref ref.Ref `json:"ref"`
 	// Digest is the manifest the finding is about: the index itself, or
 	// the entry concerned.
 	Digest   string   `json:"digest,omitempty"`

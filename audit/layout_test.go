@@ -6,8 +6,9 @@ import (
 	"testing"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/stories"
+	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/platform"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // TestReferenceLayout audits the committed layout, shaped like published
@@ -19,7 +20,7 @@ func TestReferenceLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := audit.Run(context.Background(), newClient(t), []audit.Target{{Name: "oci:" + dir + ":" + stories.ReferenceDockerList, Require: require}}, audit.Options{})
+	r := audit.Run(context.Background(), newClient(t), []audit.Target{{Ref: storytest.Parse(t, "oci:"+dir+":"+stories.ReferenceDockerList), Require: require}}, audit.Options{})
 	if len(r.Errors) > 0 || len(r.Findings) > 0 {
 		t.Fatalf("the reference layout should be clean: errors %v, findings %v", r.Errors, r.Findings)
 	}
@@ -32,7 +33,7 @@ func TestReferenceLayout(t *testing.T) {
 	}
 
 	// Every entry of index.json, when no ref name is given.
-	r = audit.Run(context.Background(), newClient(t), []audit.Target{{Name: "oci:" + dir}}, audit.Options{})
+	r = audit.Run(context.Background(), newClient(t), []audit.Target{{Ref: storytest.Parse(t, "oci:"+dir)}}, audit.Options{})
 	if len(r.Images) != 2 || len(r.Findings) != 0 || len(r.Errors) != 0 {
 		t.Fatalf("oci:DIR should audit both entries cleanly: %d images, findings %v, errors %v", len(r.Images), r.Findings, r.Errors)
 	}
@@ -57,14 +58,14 @@ func TestLayoutRefNameWithColons(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(t)
-	if err := c.Push(context.Background(), "oci:"+dir+":"+name, img); err != nil {
+	if err := c.Push(context.Background(), storytest.Parse(t, "oci:"+dir+":"+name), img); err != nil {
 		t.Fatal(err)
 	}
-	r := audit.Run(context.Background(), c, []audit.Target{{Name: "oci:" + dir + ":" + name}}, audit.Options{})
+	r := audit.Run(context.Background(), c, []audit.Target{{Ref: storytest.Parse(t, "oci:"+dir+":"+name)}}, audit.Options{})
 	if len(r.Errors) > 0 || len(r.Images) != 1 {
 		t.Fatalf("errors %v, images %d", r.Errors, len(r.Images))
 	}
-	if got := r.Images[0].Ref; got != "oci:"+dir+":"+name {
+	if got := r.Images[0].Ref.String(); got != "oci:"+dir+":"+name {
 		t.Errorf("ref = %q", got)
 	}
 }

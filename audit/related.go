@@ -5,68 +5,55 @@ import (
 	"errors"
 	"fmt"
 
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
-// Siblings is implemented by sources that can find other tags of a
+// Siblings is implemented by sources that can list the other tags of a
 // reference's repository, as per-arch templates need. registry.Client is
 // one.
 type Siblings interface {
-	Tags(ctx context.Context, ref string) ([]string, error)
-	TagOf(ref string) (string, error)
-	WithTag(ref, tag string) (string, error)
+	Tags(ctx context.Context, r ref.Ref) ([]string, error)
 }
 
-// Mirrors is implemented by sources that can name a reference's copy in a
-// mirror. registry.Client is one.
-type Mirrors interface {
-	Rebase(ref, prefix string) (string, error)
-}
-
-// perArchSiblings returns the per-arch tags of ref's tag that exist, as
-// references; none when ref's own tag names an architecture.
-func perArchSiblings(ctx context.Context, src Source, ref string, templates []string) ([]string, error) {
+// perArchSiblings returns the per-arch tags of r's tag that exist; none
+// when r's own tag names an architecture.
+func perArchSiblings(ctx context.Context, src Source, r ref.Ref, templates []string) ([]ref.Ref, error) {
 	sib, ok := src.(Siblings)
-	if !ok || len(templates) == 0 {
+	if !ok || len(templates) == 0 || r.Tag == "" {
 		return nil, nil
 	}
-	tag, err := sib.TagOf(ref)
-	if err != nil || tag == "" {
-		return nil, err
-	}
-	if _, perArch := platform.FromTag(tag); perArch {
+	if _, perArch := platform.FromTag(r.Tag); perArch {
 		return nil, nil
 	}
-	tags, err := sib.Tags(ctx, ref)
+	tags, err := sib.Tags(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	names, err := platform.PerArchTags(tag, templates, tags)
+	names, err := platform.PerArchTags(r.Tag, templates, tags)
 	if err != nil {
 		return nil, err
 	}
-	refs := make([]string, 0, len(names))
+	refs := make([]ref.Ref, 0, len(names))
 	for _, n := range names {
-		r, err := sib.WithTag(ref, n)
+		s, err := r.WithTag(n)
 		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, r)
+		refs = append(refs, s)
 	}
 	return refs, nil
 }
 
 // staleArchTag reports a per-arch tag that points to another image than
 // the index's entry for its platform.
-func staleArchTag(ref string, index *tree.Node, sibling string, sib *tree.Node) []Finding {
+func staleArchTag(r ref.Ref, index *tree.Node, sibling ref.Ref, sib *tree.Node) []Finding {
 	if index == nil || sib == nil || index.Index == nil {
 		return nil
 	}
 	entries := index.Images()
-	named, _ := platform.FromTag(tagOf(sibling))
+	named, _ := platform.FromTag(sibling.Tag)
 	var out []Finding
 	for _, img := range sib.Images() {
 		p := configOrClaimed(img)
@@ -76,14 +63,14 @@ func staleArchTag(ref string, index *tree.Node, sibling string, sib *tree.Node) 
 			continue
 		}
 		for _, e := range entries {
-			claimed := toSpec(e.Descriptor.Platform)
+			claimed := e.Claimed()
 			if platform.Empty(claimed) || !platform.Same(*claimed, *p) || e.Descriptor.Digest == img.Descriptor.Digest {
 				continue
 			}
 			info := StaleArchTag.Info()
 			out = append(out, Finding{
 				Ref: sibling, Digest: img.Descriptor.Digest.String(), Code: StaleArchTag, Severity: info.Severity, Platform: platform.Format(p),
-				Message: fmt.Sprintf("%s holds %s, but %s lists %s for %s", tagName(sibling), shortDigest(img.Descriptor.Digest.String()), tagName(ref), shortDigest(e.Descriptor.Digest.String()), platform.Format(p)),
+				Message: fmt.Sprintf("%s holds %s, but %s lists %s for %s", sibling.Brief(r), ref.ShortDigest(img.Descriptor.Digest.String()), r.Brief(sibling), ref.ShortDigest(e.Descriptor.Digest.String()), platform.Format(p)),
 				Hint:    info.Hint,
 			})
 		}
@@ -92,13 +79,13 @@ func staleArchTag(ref string, index *tree.Node, sibling string, sib *tree.Node) 
 }
 
 // mirrorDrift compares a tag with its copy in a mirror.
-func mirrorDrift(ref string, source *tree.Node, mirror string, copy *tree.Node, fetchErr error) []Finding {
+func mirrorDrift(r ref.Ref, source *tree.Node, mirror ref.Ref, copy *tree.Node, fetchErr error) []Finding {
 	info := MirrorDrift.Info()
 	finding := func(platform, msg string) Finding {
 		return Finding{Ref: mirror, Code: MirrorDrift, Severity: info.Severity, Platform: platform, Message: msg, Hint: info.Hint}
 	}
 	if errors.Is(fetchErr, tree.ErrMissing) {
-		return []Finding{finding("", fmt.Sprintf("the mirror has no %s, which %s has", tagName(mirror), ref))}
+		return []Finding{finding("", fmt.Sprintf("the mirror has no %s, which %s has", mirror.Brief(mirror.Repo()), r))}
 	}
 	if source == nil || copy == nil || source.Descriptor.Digest == copy.Descriptor.Digest {
 		return nil
@@ -119,9 +106,9 @@ func mirrorDrift(ref string, source *tree.Node, mirror string, copy *tree.Node, 
 		digest := img.Descriptor.Digest.String()
 		switch got, ok := have[key]; {
 		case !ok:
-			out = append(out, finding(key, fmt.Sprintf("the mirror lacks %s, which %s has (%s)", key, ref, shortDigest(digest))))
+			out = append(out, finding(key, fmt.Sprintf("the mirror lacks %s, which %s has (%s)", key, r, ref.ShortDigest(digest))))
 		case got != digest:
-			out = append(out, finding(key, fmt.Sprintf("%s is %s in the mirror but %s in %s", key, shortDigest(got), shortDigest(digest), ref)))
+			out = append(out, finding(key, fmt.Sprintf("%s is %s in the mirror but %s in %s", key, ref.ShortDigest(got), ref.ShortDigest(digest), r)))
 		}
 	}
 	return out
@@ -129,14 +116,11 @@ func mirrorDrift(ref string, source *tree.Node, mirror string, copy *tree.Node, 
 
 // configOrClaimed is what an image is: its config's platform, else what
 // its index claims.
-func configOrClaimed(n *tree.Node) *specs.Platform {
-	if n.Config != nil {
-		p := &specs.Platform{OS: n.Config.OS, Architecture: n.Config.Architecture, Variant: n.Config.Variant, OSVersion: n.Config.OSVersion}
-		if !platform.Empty(p) {
-			return p
-		}
+func configOrClaimed(n *tree.Node) *platform.Platform {
+	if p := n.ConfigPlatform(); !platform.Empty(p) {
+		return p
 	}
-	if p := toSpec(n.Descriptor.Platform); !platform.Empty(p) {
+	if p := n.Claimed(); !platform.Empty(p) {
 		return p
 	}
 	return nil
@@ -144,17 +128,9 @@ func configOrClaimed(n *tree.Node) *specs.Platform {
 
 // claimedOrConfig is the platform clients select an image by: what the
 // index claims, else (for a single image) its config.
-func claimedOrConfig(n *tree.Node) *specs.Platform {
-	if p := toSpec(n.Descriptor.Platform); !platform.Empty(p) {
+func claimedOrConfig(n *tree.Node) *platform.Platform {
+	if p := n.Claimed(); !platform.Empty(p) {
 		return p
 	}
 	return configOrClaimed(n)
-}
-
-// tagName is a reference's tag, or the reference when it has none.
-func tagName(ref string) string {
-	if t := tagOf(ref); t != "" {
-		return ":" + t
-	}
-	return ref
 }

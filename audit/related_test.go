@@ -11,6 +11,7 @@ import (
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 func TestMirrorDrift(t *testing.T) {
@@ -37,15 +38,19 @@ func TestMirrorDrift(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fx{storytest.NewEnv(t, testregistry.InProcess(t, nil))}
 			amd, arm, other := f.img("linux/amd64", oci), f.img("linux/arm64", oci), f.Image("linux/arm64", oci, "another build")
-			ref := f.Push("app:1", f.Index(oci, e(amd, "linux/amd64"), e(arm, "linux/arm64")))
+			at := f.Push("app:1", f.Index(oci, e(amd, "linux/amd64"), e(arm, "linux/arm64")))
 			tt.mirror(f, amd, arm, other)
-			r := audit.Run(context.Background(), newClient(t), []audit.Target{{Name: ref, Mirrors: []string{f.Host + "/mirror"}}}, audit.Options{})
-			got := strings.Join(auditCodes(t, ref, "", r), ", ")
+			mirror, err := ref.ParsePrefix(f.Host + "/mirror")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := audit.Run(context.Background(), newClient(t), []audit.Target{{Ref: at, Mirrors: []ref.Ref{mirror}}}, audit.Options{})
+			got := strings.Join(auditCodes(t, at, "", r), ", ")
 			if !strings.HasPrefix(got, tt.want) || (tt.want == "" && got != "") {
 				t.Errorf("findings = %q, want %q", got, tt.want)
 			}
 			for _, fd := range r.Findings {
-				if fd.Code == audit.MirrorDrift && !strings.Contains(fd.Ref, "/mirror/app:1") {
+				if fd.Code == audit.MirrorDrift && fd.Ref.Repository != "mirror/app" {
 					t.Errorf("mirror-drift belongs to the mirror's reference, not %s", fd.Ref)
 				}
 			}
@@ -56,16 +61,16 @@ func TestMirrorDrift(t *testing.T) {
 func TestPerArchSiblings(t *testing.T) {
 	f := &fx{storytest.NewEnv(t, testregistry.InProcess(t, nil))}
 	amd, arm := f.img("linux/amd64", oci), f.img("linux/arm64", oci)
-	ref := f.Push("app:2.0", f.Index(oci, e(amd, "linux/amd64"), e(arm, "linux/arm64")))
+	at := f.Push("app:2.0", f.Index(oci, e(amd, "linux/amd64"), e(arm, "linux/arm64")))
 	f.Push("app:2.0-amd64", f.Index(oci, e(amd, "linux/amd64")))                      // a per-arch index, current
 	f.Push("app:arm64v8-2.0", f.Image("linux/arm64", oci, "rebuilt alone"))           // stale
 	f.Push("app:2.0-s390x", f.Image("linux/amd64", oci, "built on the wrong runner")) // wrong arch
 	f.Push("app:3.0-amd64", f.Image("linux/amd64", oci, "another release"))           // not a sibling of 2.0
 
-	r := audit.Run(context.Background(), newClient(t), []audit.Target{{Name: ref, PerArch: []string{"{tag}-{arch}", "{arch}-{tag}"}}}, audit.Options{})
+	r := audit.Run(context.Background(), newClient(t), []audit.Target{{Ref: at, PerArch: []string{"{tag}-{arch}", "{arch}-{tag}"}}}, audit.Options{})
 	got := map[string][]string{}
 	for _, fd := range r.Findings {
-		k := fd.Ref[strings.LastIndex(fd.Ref, ":")+1:]
+		k := fd.Ref.Tag
 		got[k] = append(got[k], string(fd.Code)+" "+fd.Platform)
 	}
 	want := map[string][]string{

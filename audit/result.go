@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/mlaudit/mlaudit/deep"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // Result is everything an audit found, in the order targets were given.
@@ -21,8 +22,9 @@ type Result struct {
 
 // Image is one reference audited: an index or a single image.
 type Image struct {
-	// Ref is the full reference ("registry/repo:tag").
-	Ref string `json:"ref"`
+	// Ref is the reference audited, canonical in JSON
+	// ("registry/repo:tag").
+	Ref ref.Ref `json:"ref"`
 	// Digest and MediaType are the manifest's the reference resolved to.
 	Digest    string `json:"digest"`
 	MediaType string `json:"mediaType"`
@@ -70,8 +72,11 @@ type PlatformEntry struct {
 
 // TargetError is a target or reference that could not be audited.
 type TargetError struct {
-	Ref     string `json:"ref"`
-	Message string `json:"message"`
+	Ref     ref.Ref `json:"ref"`
+	Message string  `json:"message"`
+	// Err is the error itself, for callers to classify with errors.Is
+	// and errors.As; Message is its text.
+	Err error `json:"-"`
 }
 
 // Stats is what the audit cost.
@@ -106,6 +111,11 @@ func (r *Result) Worst() Severity {
 		}
 	}
 	return worst
+}
+
+// Fails reports whether any finding is at or above severity min.
+func (r *Result) Fails(min Severity) bool {
+	return r.Worst() != 0 && r.Worst() >= min
 }
 
 // Count returns how many findings have severity s.

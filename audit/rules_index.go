@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -27,9 +28,9 @@ func checkAttestations(c *checker) {
 			subject := d.Annotations[tree.AnnotationReferenceDigest]
 			switch {
 			case subject == "":
-				c.add(OrphanAttestation, d.Digest.String(), nil, "attestation %s names no subject (%s is not set)", shortDigest(d.Digest.String()), tree.AnnotationReferenceDigest)
+				c.add(OrphanAttestation, d.Digest.String(), nil, "attestation %s names no subject (%s is not set)", ref.ShortDigest(d.Digest.String()), tree.AnnotationReferenceDigest)
 			case !entries[subject]:
-				c.add(OrphanAttestation, d.Digest.String(), nil, "attestation %s describes %s, which is not in the index", shortDigest(d.Digest.String()), shortDigest(subject))
+				c.add(OrphanAttestation, d.Digest.String(), nil, "attestation %s describes %s, which is not in the index", ref.ShortDigest(d.Digest.String()), ref.ShortDigest(subject))
 			}
 		}
 	}
@@ -43,7 +44,7 @@ func checkMediaTypes(c *checker) {
 		var foreign []string
 		for _, d := range idx.Index.Manifests {
 			if isForeign(listType, d.MediaType) {
-				foreign = append(foreign, fmt.Sprintf("%s (%s)", shortDigest(d.Digest.String()), d.MediaType))
+				foreign = append(foreign, fmt.Sprintf("%s (%s)", ref.ShortDigest(d.Digest.String()), d.MediaType))
 			}
 		}
 		if len(foreign) == 0 {
@@ -54,7 +55,7 @@ func checkMediaTypes(c *checker) {
 			kind = "OCI index"
 		}
 		c.add(MixedMediaTypes, idx.Descriptor.Digest.String(), nil, "the %s %s holds %d manifest(s) of the other format: %s",
-			kind, shortDigest(idx.Descriptor.Digest.String()), len(foreign), strings.Join(foreign, ", "))
+			kind, ref.ShortDigest(idx.Descriptor.Digest.String()), len(foreign), strings.Join(foreign, ", "))
 	}
 }
 

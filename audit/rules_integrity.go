@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -15,7 +16,7 @@ func checkIntegrity(c *checker) {
 	// deep) leaves its children unchecked: the audit of it is incomplete.
 	for _, idx := range c.root.Indexes() {
 		if idx.Err != nil {
-			c.problems = append(c.problems, fmt.Errorf("index %s: %w", shortDigest(idx.Descriptor.Digest.String()), idx.Err))
+			c.problems = append(c.problems, fmt.Errorf("index %s: %w", ref.ShortDigest(idx.Descriptor.Digest.String()), idx.Err))
 		}
 	}
 	for _, l := range c.leaves {
@@ -23,15 +24,15 @@ func checkIntegrity(c *checker) {
 		if n.Err == nil {
 			continue
 		}
-		what := "manifest " + shortDigest(n.Descriptor.Digest.String())
+		what := "manifest " + ref.ShortDigest(n.Descriptor.Digest.String())
 		if n.Manifest != nil {
-			what = "config " + shortDigest(n.Manifest.Config.Digest.String()) + " of " + what
+			what = "config " + ref.ShortDigest(n.Manifest.Config.Digest.String()) + " of " + what
 		}
 		var mismatch *tree.DigestMismatchError
 		switch {
 		case errors.Is(n.Err, tree.ErrMissing):
 			mark(l.row, StatusMissingChild)
-			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "the index lists %s but the registry does not have it", what)
+			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "the index lists %s but %s", what, c.lacks())
 		case errors.As(n.Err, &mismatch):
 			mark(l.row, StatusDigestMismatch)
 			c.add(DigestMismatch, n.Descriptor.Digest.String(), l.claimed(), "%s: %v", what, mismatch)
@@ -40,4 +41,13 @@ func checkIntegrity(c *checker) {
 			c.problems = append(c.problems, fmt.Errorf("%s: %w", what, n.Err))
 		}
 	}
+}
+
+// lacks says who does not have a missing child: a layout is often a
+// partial export on purpose.
+func (c *checker) lacks() string {
+	if c.ref.Scheme == ref.Layout {
+		return "the layout does not have it (a partial export, such as docker save --platform or ctr export, leaves out the platforms it was not asked for)"
+	}
+	return "the registry does not have it"
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // checkPlatformFields reports image entries without a platform
@@ -14,7 +15,7 @@ func checkPlatformFields(c *checker) {
 			claimed := l.claimed()
 			if platform.Empty(claimed) {
 				mark(l.row, StatusNoPlatform)
-				c.add(MissingPlatformField, digest, nil, "index entry %s has no platform (os and architecture), so clients cannot select it", shortDigest(digest))
+				c.add(MissingPlatformField, digest, nil, "index entry %s has no platform (os and architecture), so clients cannot select it", ref.ShortDigest(digest))
 			} else if why := platform.Noncanonical(*claimed); why != "" {
 				c.add(NoncanonicalPlatform, digest, claimed, "the index entry's %s", why)
 			}
@@ -42,7 +43,7 @@ func checkConfigAgreement(c *checker) {
 		if !platform.Agrees(*claimed, *cfg) {
 			mark(l.row, StatusMismatch)
 			c.add(PlatformMismatch, l.node.Descriptor.Digest.String(), claimed,
-				"the index lists %s as %s but its config says %s", shortDigest(l.node.Descriptor.Digest.String()), platform.Format(claimed), platform.Format(cfg))
+				"the index lists %s as %s but its config says %s", ref.ShortDigest(l.node.Descriptor.Digest.String()), platform.Format(claimed), platform.Format(cfg))
 		}
 	}
 }
@@ -63,7 +64,7 @@ func checkDuplicates(c *checker) {
 		digest := l.node.Descriptor.Digest.String()
 		if prev, ok := first[key]; ok {
 			mark(l.row, StatusDuplicate)
-			c.add(DuplicatePlatform, digest, claimed, "entries %s and %s both claim %s", shortDigest(prev), shortDigest(digest), key)
+			c.add(DuplicatePlatform, digest, claimed, "entries %s and %s both claim %s", ref.ShortDigest(prev), ref.ShortDigest(digest), key)
 			continue
 		}
 		first[key] = digest

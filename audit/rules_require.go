@@ -10,7 +10,7 @@ import (
 // (tag-platform-mismatch): the Komodo story, latest-aarch64 holding amd64.
 // For an index, every image entry must match.
 func checkTag(c *checker) {
-	tag := tagOf(c.ref)
+	tag := c.ref.Tag
 	want, ok := platform.FromTag(tag)
 	if !ok {
 		return
@@ -92,17 +92,4 @@ func (c *checker) presentList() string {
 		return "no platforms"
 	}
 	return strings.Join(names, ", ")
-}
-
-// tagOf returns the tag of a reference ("registry/repo:tag",
-// "oci:DIR:TAG"), or "" for a digest reference.
-func tagOf(ref string) string {
-	if strings.Contains(ref, "@") {
-		return ""
-	}
-	last := ref[strings.LastIndex(ref, "/")+1:]
-	if i := strings.LastIndex(last, ":"); i >= 0 {
-		return last[i+1:]
-	}
-	return ""
 }

@@ -12,10 +12,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/platform"
-	"github.com/mlaudit/mlaudit/stories"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // fx seeds one case into a fresh in-process registry; images are salted
@@ -41,13 +42,13 @@ func TestRules(t *testing.T) {
 	tests := []struct {
 		name    string
 		require string
-		seed    func(f *fx) string
+		seed    func(f *fx) ref.Ref
 		want    []string // "code platform", sorted
 	}{
 		{
 			name:    "healthy two-arch index with attestations",
 			require: "linux/amd64,linux/arm64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				amd, arm := f.img("linux/amd64", oci), f.img("linux/arm64/v8", oci)
 				return f.Push("app:1", f.Index(oci, e(amd, "linux/amd64"), e(arm, "linux/arm64/v8"), f.Attest(amd), f.Attest(arm)))
 			},
@@ -55,7 +56,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "arm64/v8 and aarch64 entries satisfy linux/arm64",
 			require: "linux/arm64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm64/v8", oci), "linux/aarch64")))
 			},
 			want: []string{"noncanonical-platform linux/arm64"},
@@ -63,7 +64,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "arm/v7 does not stand in for arm64 (OnlyStrict)",
 			require: "linux/arm64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm/v7", oci), "linux/arm/v7")))
 			},
 			want: []string{"missing-platform linux/arm64"},
@@ -71,7 +72,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "386 does not stand in for amd64",
 			require: "linux/amd64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/386", oci), "linux/386")))
 			},
 			want: []string{"missing-platform linux/amd64"},
@@ -79,7 +80,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "arm without a variant is arm/v7, spelled non-canonically",
 			require: "linux/arm/v7",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm/v7", oci), "linux/arm")))
 			},
 			want: []string{"noncanonical-platform linux/arm/v7"},
@@ -87,7 +88,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "arm/v6 entry does not satisfy arm/v7",
 			require: "linux/arm/v7",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm/v6", oci), "linux/arm/v6")))
 			},
 			want: []string{"missing-platform linux/arm/v7"},
@@ -95,7 +96,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "windows os.version must match a versioned requirement",
 			require: "windows(10.0.17763)/amd64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("win:1", f.Index(docker,
 					e(f.img("windows/amd64:10.0.20348.2227", docker), "windows/amd64:10.0.20348.2227")))
 			},
@@ -104,7 +105,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "windows entries of different os.version are not duplicates",
 			require: "windows(10.0.17763)/amd64,windows(10.0.20348)/amd64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("win:1", f.Index(docker,
 					e(f.img("windows/amd64:10.0.17763.5458", docker), "windows/amd64:10.0.17763.5458"),
 					e(f.img("windows/amd64:10.0.20348.2227", docker), "windows/amd64:10.0.20348.2227")))
@@ -112,7 +113,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "windows entry whose config names another os.version",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("win:1", f.Index(docker,
 					e(f.img("windows/amd64:10.0.17763.5458", docker), "windows/amd64:10.0.20348.2227")))
 			},
@@ -120,14 +121,14 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "an amd64 image listed as arm64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(f.img("linux/amd64", docker), "linux/arm64")))
 			},
 			want: []string{"mixed-media-types", "platform-mismatch linux/arm64"},
 		},
 		{
 			name: "a config that omits the arm variant is not a mismatch",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/arm", oci), "linux/arm/v6")))
 			},
 			want: []string{"noncanonical-platform linux/arm/v7"},
@@ -135,48 +136,48 @@ func TestRules(t *testing.T) {
 		{
 			name:    "a single image meeting its one requirement",
 			require: "linux/arm64",
-			seed:    func(f *fx) string { return f.Push("app:1", f.img("linux/arm64", oci)) },
+			seed:    func(f *fx) ref.Ref { return f.Push("app:1", f.img("linux/arm64", oci)) },
 		},
 		{
 			name:    "a single image of another platform",
 			require: "linux/amd64",
-			seed:    func(f *fx) string { return f.Push("app:1", f.img("linux/arm64", oci)) },
+			seed:    func(f *fx) ref.Ref { return f.Push("app:1", f.img("linux/arm64", oci)) },
 			want:    []string{"missing-platform linux/amd64"},
 		},
 		{
 			name:    "a single image where two platforms are required",
 			require: "linux/amd64,linux/arm64",
-			seed:    func(f *fx) string { return f.Push("app:1", f.img("linux/amd64", oci)) },
+			seed:    func(f *fx) ref.Ref { return f.Push("app:1", f.img("linux/amd64", oci)) },
 			want:    []string{"not-an-index linux/amd64"},
 		},
 		{
 			name:    "a per-arch tag is judged by its name, not --require",
 			require: "linux/amd64,linux/arm64",
-			seed:    func(f *fx) string { return f.Push("app:1.0-arm64v8", f.img("linux/arm64/v8", oci)) },
+			seed:    func(f *fx) ref.Ref { return f.Push("app:1.0-arm64v8", f.img("linux/arm64/v8", oci)) },
 		},
 		{
 			name:    "a per-arch index tag with a foreign entry",
 			require: "linux/amd64,linux/arm64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1.0-arm64", f.Index(oci, e(f.img("linux/arm64", oci), "linux/arm64"), e(f.img("linux/amd64", oci), "linux/amd64")))
 			},
 			want: []string{"tag-platform-mismatch linux/amd64"},
 		},
 		{
 			name: "a tag naming two architectures promises nothing",
-			seed: func(f *fx) string { return f.Push("app:amd64-arm64", f.img("linux/s390x", oci)) },
+			seed: func(f *fx) ref.Ref { return f.Push("app:amd64-arm64", f.img("linux/s390x", oci)) },
 		},
 		{
 			name:    "nested index platforms count for the parent",
 			require: "linux/amd64,linux/arm64,linux/arm/v7",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				inner := f.Index(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(f.img("linux/arm64", oci), "linux/arm64"))
 				return f.Push("app:1", f.Index(oci, stories.Entry{Image: inner}, e(f.img("linux/arm/v7", oci), "linux/arm/v7")))
 			},
 		},
 		{
 			name: "an attestation with no subject annotation",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				amd := f.img("linux/amd64", oci)
 				att := f.Attest(amd)
 				att.Attests = &v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
@@ -186,7 +187,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "an OCI index holding a Docker manifest",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				return f.Push("app:1", f.Index(oci, e(f.img("linux/amd64", docker), "linux/amd64")))
 			},
 			want: []string{"mixed-media-types"},
@@ -194,11 +195,11 @@ func TestRules(t *testing.T) {
 		{
 			name:    "a child deleted after the index was pushed",
 			require: "linux/amd64,linux/arm64",
-			seed: func(f *fx) string {
+			seed: func(f *fx) ref.Ref {
 				arm := f.img("linux/arm64", oci)
-				ref := f.Push("app:1", f.Index(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(arm, "linux/arm64")))
+				at := f.Push("app:1", f.Index(oci, e(f.img("linux/amd64", oci), "linux/amd64"), e(arm, "linux/arm64")))
 				f.Delete("app", arm)
-				return ref
+				return at
 			},
 			want: []string{"missing-child linux/arm64"},
 		},
@@ -206,8 +207,7 @@ func TestRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fx{storytest.NewEnv(t, testregistry.InProcess(t, nil))}
-			ref := tt.seed(f)
-			got := auditCodes(t, ref, tt.require, nil)
+			got := auditCodes(t, tt.seed(f), tt.require, nil)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("findings:\n got  %v\n want %v", got, tt.want)
 			}
@@ -217,10 +217,10 @@ func TestRules(t *testing.T) {
 
 // auditCodes audits ref with a fresh client and returns its findings as
 // sorted "code platform" strings. Audit errors fail the test.
-func auditCodes(t *testing.T, ref, require string, r *audit.Result) []string {
+func auditCodes(t *testing.T, at ref.Ref, require string, r *audit.Result) []string {
 	t.Helper()
 	if r == nil {
-		r = runAudit(t, ref, require)
+		r = runAudit(t, at, require)
 	}
 	for _, e := range r.Errors {
 		t.Fatalf("not audited: %s: %s", e.Ref, e.Message)
@@ -237,13 +237,13 @@ func auditCodes(t *testing.T, ref, require string, r *audit.Result) []string {
 	return got
 }
 
-func runAudit(t *testing.T, ref, require string) *audit.Result {
+func runAudit(t *testing.T, at ref.Ref, require string) *audit.Result {
 	t.Helper()
 	req, err := platform.ParseList(require)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return audit.Run(context.Background(), newClient(t), []audit.Target{{Name: ref, Require: req}}, audit.Options{})
+	return audit.Run(context.Background(), newClient(t), []audit.Target{{Ref: at, Require: req}}, audit.Options{})
 }
 
 // lyingRegistry serves the in-process registry but replaces the body of
@@ -314,11 +314,11 @@ func TestDigestMismatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			host := lyingRegistry(t, tt.replace())
-			ref := host + "/app:1"
-			if err := newClient(t).Push(context.Background(), ref, idx); err != nil {
+			at := storytest.Parse(t, host+"/app:1")
+			if err := newClient(t).Push(context.Background(), at, idx); err != nil {
 				t.Fatal(err)
 			}
-			got := auditCodes(t, ref, "", nil)
+			got := auditCodes(t, at, "", nil)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("findings:\n got  %v\n want %v", got, tt.want)
 			}
@@ -340,12 +340,12 @@ func TestMissingConfigIsMissingChild(t *testing.T) {
 		})
 	})
 	idx, _ := stories.Index(oci, e(amd, "linux/amd64"))
-	ref := host + "/app:1"
-	if err := newClient(t).Push(context.Background(), ref, idx); err != nil {
+	at := storytest.Parse(t, host+"/app:1")
+	if err := newClient(t).Push(context.Background(), at, idx); err != nil {
 		t.Fatal(err)
 	}
-	r := runAudit(t, ref, "linux/amd64")
-	got := auditCodes(t, ref, "", r)
+	r := runAudit(t, at, "linux/amd64")
+	got := auditCodes(t, at, "", r)
 	if fmt.Sprint(got) != "[missing-child linux/amd64]" {
 		t.Fatalf("findings = %v, want [missing-child linux/amd64]", got)
 	}

@@ -7,19 +7,19 @@ import (
 	"sync"
 	"time"
 
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/internal/memo"
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
 // Source is where an audit reads from. registry.Client implements it.
 type Source interface {
-	// Expand turns a target into the references it names.
-	Expand(ctx context.Context, target string) ([]string, error)
-	// Fetch reads a reference and everything below it.
-	Fetch(ctx context.Context, ref string) (*tree.Node, error)
+	// Expand turns a target into the image references it names.
+	Expand(ctx context.Context, target ref.Ref) ([]ref.Ref, error)
+	// Fetch reads an image reference and everything below it.
+	Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error)
 }
 
 // Coster is implemented by sources that count what an audit cost; [Run]
@@ -35,23 +35,23 @@ type Coster interface {
 
 // Target is one thing to audit and what it must provide.
 type Target struct {
-	// Name is a target the Source can expand: an image reference, a
-	// repository, a registry, or an OCI layout.
-	Name string
+	// Ref is what the Source expands: an image reference, a repository, a
+	// registry, or an OCI layout.
+	Ref ref.Ref
 	// Require lists the platforms each image must provide; empty checks
 	// consistency only.
-	Require []specs.Platform
+	Require []platform.Platform
+	// RequireFor, when set, decides the platforms per image reference
+	// instead of Require (a policy's rules).
+	RequireFor func(ref.Ref) []platform.Platform
 	// PerArch lists per-arch tag templates ("{tag}-{arch}"): each
 	// audited tag's siblings are audited too and compared with it
 	// (stale-arch-tag). The Source must implement [Siblings].
 	PerArch []string
 	// Mirrors lists prefixes under which copies of the target live
-	// ("registry.internal/mirror"); each audited tag is compared with its
-	// copy (mirror-drift). The Source must implement [Mirrors].
-	Mirrors []string
-	// Rules decides requirements per reference when set, instead of
-	// Require (a policy file's rules).
-	Rules func(ref string) []specs.Platform
+	// (registry.internal/mirror); each audited tag is compared with its
+	// copy (mirror-drift), as [ref.Ref.Rebase] names it.
+	Mirrors []ref.Ref
 	// Deep reads each image's binaries and checks they are built for its
 	// platform (binary-arch-mismatch). Options.Deep must be set, and the
 	// Source must implement [Layers].
@@ -67,9 +67,14 @@ type Options struct {
 	Jobs int
 	// Progress, when set, is called after each reference is audited, with
 	// how many are done out of how many are known so far.
-	Progress func(done, total int, ref string)
+	Progress func(done, total int, r ref.Ref)
 	// Deep inspects binaries for targets with Deep set.
 	Deep *deep.Inspector
+	// Ignore drops findings with these codes, and Severity changes the
+	// severity of others (a policy's ignore and severity), before the
+	// result is returned.
+	Ignore   map[Code]bool
+	Severity map[Code]Severity
 }
 
 // Run audits every target and returns what it found, in target order. A
@@ -88,11 +93,12 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 	var work []job
 	index := map[string]int{}
 	for i, e := range expanded {
-		for _, ref := range e.refs {
-			if _, ok := index[ref]; !ok {
-				index[ref] = len(work)
-				work = append(work, job{ref: ref, target: targets[i]})
-				a.planned[ref] = true
+		for _, r := range e.refs {
+			key := r.String()
+			if _, ok := index[key]; !ok {
+				index[key] = len(work)
+				work = append(work, job{ref: r, target: targets[i]})
+				a.planned[key] = true
 			}
 		}
 	}
@@ -112,16 +118,17 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 	reported := map[string]bool{}
 	for _, e := range expanded {
 		if e.err != nil {
-			r.Errors = append(r.Errors, TargetError{Ref: e.target, Message: e.err.Error()})
+			r.Errors = append(r.Errors, TargetError{Ref: e.target, Message: e.err.Error(), Err: e.err})
 			continue
 		}
 		for _, ref := range e.refs {
-			if !reported[ref] {
-				reported[ref] = true
-				r.add(checked[index[ref]])
+			if key := ref.String(); !reported[key] {
+				reported[key] = true
+				r.add(checked[index[key]])
 			}
 		}
 	}
+	r.Findings = judge(r.Findings, opts)
 	if c, ok := src.(Coster); ok {
 		r.Stats.Requests = c.RequestCounts()
 		for _, n := range r.Stats.Requests {
@@ -138,13 +145,13 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 }
 
 type expansion struct {
-	target string
-	refs   []string
+	target ref.Ref
+	refs   []ref.Ref
 	err    error
 }
 
 type job struct {
-	ref    string
+	ref    ref.Ref
 	target Target
 }
 
@@ -156,8 +163,8 @@ type outcome struct {
 	errs     []TargetError
 }
 
-func (o *outcome) fail(ref string, err error) {
-	o.errs = append(o.errs, TargetError{Ref: ref, Message: err.Error()})
+func (o *outcome) fail(r ref.Ref, err error) {
+	o.errs = append(o.errs, TargetError{Ref: r, Message: err.Error(), Err: err})
 }
 
 func (r *Result) add(o outcome) {
@@ -179,8 +186,8 @@ type auditor struct {
 }
 
 // fetch reads a reference once per run, however many checks need it.
-func (a *auditor) fetch(ctx context.Context, ref string) (*tree.Node, error) {
-	return a.nodes.Do(ref, func() (*tree.Node, error) { return a.src.Fetch(ctx, ref) })
+func (a *auditor) fetch(ctx context.Context, r ref.Ref) (*tree.Node, error) {
+	return a.nodes.Do(r.String(), func() (*tree.Node, error) { return a.src.Fetch(ctx, r) })
 }
 
 // check audits one reference, then its per-arch siblings and mirrors.
@@ -192,8 +199,8 @@ func (a *auditor) check(ctx context.Context, j job) outcome {
 		return o
 	}
 	require := j.target.Require
-	if j.target.Rules != nil {
-		require = j.target.Rules(j.ref)
+	if j.target.RequireFor != nil {
+		require = j.target.RequireFor(j.ref)
 	}
 	a.audit(&o, j.ref, root, require)
 	if j.target.Deep {
@@ -204,12 +211,12 @@ func (a *auditor) check(ctx context.Context, j job) outcome {
 	return o
 }
 
-func (a *auditor) audit(o *outcome, ref string, root *tree.Node, require []specs.Platform) {
-	img, findings, problems := Check(ref, root, require)
+func (a *auditor) audit(o *outcome, r ref.Ref, root *tree.Node, require []platform.Platform) {
+	img, findings, problems := Check(r, root, require)
 	o.images = append(o.images, img)
 	o.findings = append(o.findings, findings...)
 	for _, p := range problems {
-		o.fail(ref, p)
+		o.fail(r, p)
 	}
 }
 
@@ -221,64 +228,57 @@ func (a *auditor) siblings(ctx context.Context, o *outcome, j job, root *tree.No
 		o.fail(j.ref, fmt.Errorf("finding per-arch tags: %w", err))
 		return
 	}
-	for _, ref := range refs {
-		node, err := a.fetch(ctx, ref)
+	for _, sib := range refs {
+		node, err := a.fetch(ctx, sib)
 		if err != nil {
-			o.fail(ref, err)
+			o.fail(sib, err)
 			continue
 		}
-		if a.claim(ref) {
-			a.audit(o, ref, node, nil)
+		if a.claim(sib) {
+			a.audit(o, sib, node, nil)
 		}
-		o.findings = append(o.findings, staleArchTag(j.ref, root, ref, node)...)
+		o.findings = append(o.findings, staleArchTag(j.ref, root, sib, node)...)
 	}
 }
 
-// claim reports whether ref should be audited here: it is not a planned
+// claim reports whether r should be audited here: it is not a planned
 // target and no other check has audited it.
-func (a *auditor) claim(ref string) bool {
+func (a *auditor) claim(r ref.Ref) bool {
+	key := r.String()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.planned[ref] || a.extra[ref] {
+	if a.planned[key] || a.extra[key] {
 		return false
 	}
-	a.extra[ref] = true
+	a.extra[key] = true
 	return true
 }
 
 // mirrors compares j's tag with its copy under each mirror prefix.
 func (a *auditor) mirrors(ctx context.Context, o *outcome, j job, root *tree.Node) {
-	if len(j.target.Mirrors) == 0 {
-		return
-	}
-	m, ok := a.src.(Mirrors)
-	if !ok {
-		o.fail(j.ref, errors.New("this source cannot compare with mirrors"))
-		return
-	}
 	for _, prefix := range j.target.Mirrors {
-		ref, err := m.Rebase(j.ref, prefix)
+		mirror, err := j.ref.Rebase(prefix)
 		if err != nil {
 			o.fail(j.ref, err)
 			continue
 		}
-		copy, err := a.fetch(ctx, ref)
+		copy, err := a.fetch(ctx, mirror)
 		if err != nil && !errors.Is(err, tree.ErrMissing) {
-			o.fail(ref, err)
+			o.fail(mirror, err)
 			continue
 		}
-		o.findings = append(o.findings, mirrorDrift(j.ref, root, ref, copy, err)...)
+		o.findings = append(o.findings, mirrorDrift(j.ref, root, mirror, copy, err)...)
 	}
 }
 
 func expandAll(ctx context.Context, src Source, targets []Target, jobs int) []expansion {
 	out := make([]expansion, len(targets))
 	parallel(len(targets), jobs, func(i int) {
-		refs, err := src.Expand(ctx, targets[i].Name)
+		refs, err := src.Expand(ctx, targets[i].Ref)
 		if err == nil && len(refs) == 0 {
-			err = fmt.Errorf("%s has no tags to audit", targets[i].Name)
+			err = fmt.Errorf("%s has no tags to audit", targets[i].Ref)
 		}
-		out[i] = expansion{target: targets[i].Name, refs: refs, err: err}
+		out[i] = expansion{target: targets[i].Ref, refs: refs, err: err}
 	})
 	return out
 }

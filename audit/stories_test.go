@@ -6,10 +6,10 @@ import (
 
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/deep"
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // TestStories seeds every story into the in-process registry (and an OCI

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/mlaudit/mlaudit/internal/atomicfile"
 )
 
 // Dir is a cache rooted at a directory. The zero value, or a nil *Dir,
@@ -85,7 +87,7 @@ func (d *Dir) Put(h v1.Hash, b []byte) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}
-	return writeAtomically(target, b)
+	return atomicfile.WriteBytes(target, 0o644, b)
 }
 
 // Empty reports whether the cache holds nothing yet: a first run, where
@@ -126,25 +128,7 @@ func (d *Dir) PutNote(key string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeAtomically(filepath.Join(dir, key), b)
-}
-
-// writeAtomically writes b to target through a temporary file beside it
-// and a rename, so readers in other processes never see half of it.
-func writeAtomically(target string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), target)
+	return atomicfile.WriteBytes(filepath.Join(dir, key), 0o644, b)
 }
 
 func plainName(key string) bool {

@@ -73,3 +73,9 @@ func TestNilAndBadDigests(t *testing.T) {
 		t.Error("a digest that is not 64 hex digits must not name a file")
 	}
 }
+
+func TestUnmakeableDirIsAnError(t *testing.T) {
+	if _, err := Open("/proc/mlaudit-cannot-be-here"); err == nil || !strings.Contains(err.Error(), "/proc/mlaudit-cannot-be-here") {
+		t.Fatalf("a cache directory that cannot be made should be an error naming it, got %v", err)
+	}
+}

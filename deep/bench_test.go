@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mlaudit/mlaudit/deep"
-	"github.com/mlaudit/mlaudit/stories"
+	"github.com/mlaudit/mlaudit/internal/stories"
 )
 
 // BenchmarkInspect checks a realistic image: a base layer of 400 files (40

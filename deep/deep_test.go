@@ -20,7 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/mlaudit/mlaudit/deep"
-	"github.com/mlaudit/mlaudit/stories"
+	"github.com/mlaudit/mlaudit/internal/stories"
 )
 
 // goBinaries are a real Go program cross-compiled for two architectures.

@@ -1,19 +1,23 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrInvalidTemplate is wrapped by the errors of [CheckTemplate].
+var ErrInvalidTemplate = errors.New("invalid per-arch template")
 
 // CheckTemplate reports whether a per-arch template is usable: it must
 // hold {arch}, and no placeholder but {tag} and {arch}.
 func CheckTemplate(t string) error {
 	if !strings.Contains(t, "{arch}") {
-		return fmt.Errorf("--per-arch %q: the template needs {arch}, e.g. {tag}-{arch} or {arch}-{tag}", t)
+		return fmt.Errorf("%w %q: it needs {arch}, e.g. {tag}-{arch} or {arch}-{tag}", ErrInvalidTemplate, t)
 	}
 	rest := strings.NewReplacer("{tag}", "", "{arch}", "").Replace(t)
 	if strings.ContainsAny(rest, "{}") {
-		return fmt.Errorf("--per-arch %q: only {tag} and {arch} may be used", t)
+		return fmt.Errorf("%w %q: only {tag} and {arch} may be used", ErrInvalidTemplate, t)
 	}
 	return nil
 }

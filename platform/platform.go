@@ -89,6 +89,16 @@ func Format(p *specs.Platform) string {
 	return platforms.FormatAll(platforms.Normalize(*p))
 }
 
+// FormatList writes platforms as ParseList reads them, comma-separated
+// ("linux/amd64,linux/arm64").
+func FormatList(list []specs.Platform) string {
+	names := make([]string, len(list))
+	for i := range list {
+		names[i] = Format(&list[i])
+	}
+	return strings.Join(names, ",")
+}
+
 // Same reports whether a and b name the same platform after normalization,
 // with containerd's OnlyStrict semantics (arm/v7 never stands in for arm64,
 // nor 386 for amd64). For Windows the os.version must agree as well; a

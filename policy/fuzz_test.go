@@ -3,7 +3,21 @@ package policy
 import (
 	"errors"
 	"testing"
+
+	"github.com/mlaudit/mlaudit/ref"
 )
+
+var fuzzRefs = func() []ref.Ref {
+	var out []ref.Ref
+	for _, s := range []string{"registry.example.com/org/app:1.0", "alpine:3", "oci:out:1"} {
+		r, err := ref.Parse(s)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}()
 
 // FuzzParse: a policy either parses or is refused with ErrInvalid.
 func FuzzParse(f *testing.F) {
@@ -19,6 +33,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		_ = p.RequireFor("registry.example.com/org/app:1.0")
+		for _, r := range fuzzRefs {
+			_ = p.For(r)
+		}
 	})
 }

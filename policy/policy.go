@@ -16,6 +16,11 @@
 //	ignore: [noncanonical-platform]
 //	severity:
 //	  mixed-media-types: error
+//
+// References and patterns are parsed as package ref reads them, so a rule
+// for docker.io/library/* applies to "alpine:3" however it is written.
+// [Policy.For] says what applies to one reference; `mlaudit policy explain`
+// prints it.
 package policy
 
 import (
@@ -23,33 +28,37 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"regexp"
+	"sort"
 	"strings"
 
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
-// Policy is a parsed policy file.
+// Policy is a parsed policy file, or the same settings made on a command
+// line.
 type Policy struct {
 	// Name is the file it was read from, for messages.
 	Name string
 	// Targets are audited when no target is given on the command line.
-	Targets []string
+	Targets []ref.Ref
 	// Require is what every image must provide unless a rule says
 	// otherwise.
-	Require []specs.Platform
+	Require []platform.Platform
 	// Rules set requirements per repository (and tag pattern); the first
 	// that matches a reference wins.
 	Rules []Rule
 	// Tags and ExcludeTags filter the tags of repository and registry
 	// targets.
 	Tags, ExcludeTags *regexp.Regexp
-	// PerArch lists per-arch tag templates; Mirrors, mirror prefixes.
-	PerArch, Mirrors []string
+	// PerArch lists per-arch tag templates.
+	PerArch []string
+	// Mirrors lists mirror prefixes (see ref.ParsePrefix).
+	Mirrors []ref.Ref
 	// Ignore drops findings with these codes; Severity changes the
 	// severity of others.
 	Ignore   map[audit.Code]bool
@@ -58,12 +67,15 @@ type Policy struct {
 
 // Rule sets the platforms required of the references it matches.
 type Rule struct {
-	// Repository is a glob over "registry/repository" ("ghcr.io/org/*";
-	// '*' does not cross '/').
-	Repository string
+	// Repository matches registry/repository ("ghcr.io/org/*"; '*' does
+	// not cross '/').
+	Repository ref.Pattern
 	// Tags, when set, narrows the rule to matching tags.
 	Tags    *regexp.Regexp
-	Require []specs.Platform
+	Require []platform.Platform
+	// Index is the rule's place among the policy's rules, from 0; Line is
+	// where it starts in its file (0 when not from a file).
+	Index, Line int
 }
 
 // ErrInvalid is wrapped by every error about a policy's content.
@@ -93,14 +105,21 @@ func Parse(data []byte, name string) (*Policy, error) {
 		return nil, fmt.Errorf("%w: %s:%d: version %d is not known to this mlaudit; write version: 1", ErrInvalid, name, f.Version.line, f.Version.Value)
 	}
 	p := &Policy{
-		Name: name, Targets: f.Targets, Require: f.Require.list, Tags: f.Tags.re, ExcludeTags: f.ExcludeTags.re,
-		PerArch: templatesOf(f.PerArch), Mirrors: f.Mirrors, Ignore: map[audit.Code]bool{}, Severity: map[audit.Code]audit.Severity{},
+		Name: name, Require: f.Require.list, Tags: f.Tags.re, ExcludeTags: f.ExcludeTags.re,
+		PerArch: templatesOf(f.PerArch), Ignore: map[audit.Code]bool{}, Severity: map[audit.Code]audit.Severity{},
+	}
+	for _, t := range f.Targets {
+		p.Targets = append(p.Targets, t.ref)
+	}
+	for _, m := range f.Mirrors {
+		p.Mirrors = append(p.Mirrors, m.ref)
 	}
 	for i, r := range f.Rules {
-		if r.Repository.Value == "" {
-			return nil, fmt.Errorf("%w: %s:%d: this rule has no repository; give a glob over registry/repository, e.g. repository: ghcr.io/org/*", ErrInvalid, name, ruleLine(data, i))
+		line := ruleLine(data, i)
+		if !r.Repository.set {
+			return nil, fmt.Errorf("%w: %s:%d: this rule has no repository; give a glob over registry/repository, e.g. repository: ghcr.io/org/*", ErrInvalid, name, line)
 		}
-		p.Rules = append(p.Rules, Rule{Repository: r.Repository.Value, Tags: r.Tags.re, Require: r.Require.list})
+		p.Rules = append(p.Rules, Rule{Repository: r.Repository.pattern, Tags: r.Tags.re, Require: r.Require.list, Index: i, Line: line})
 	}
 	for _, c := range f.Ignore {
 		p.Ignore[c.code] = true
@@ -111,46 +130,85 @@ func Parse(data []byte, name string) (*Policy, error) {
 	return p, nil
 }
 
-// RequireFor returns the platforms ref must provide: the first matching
+// Match returns the first rule that applies to r, or nil when none does
+// and the default applies. A rule with a tag pattern applies only to a
+// reference with a matching tag.
+func (p *Policy) Match(r ref.Ref) *Rule {
+	for i := range p.Rules {
+		rule := &p.Rules[i]
+		if !rule.Repository.Match(r) {
+			continue
+		}
+		if rule.Tags != nil && !rule.Tags.MatchString(r.Tag) {
+			continue
+		}
+		return rule
+	}
+	return nil
+}
+
+// RequireFor returns the platforms r must provide: the first matching
 // rule's, else the policy's default.
-func (p *Policy) RequireFor(ref string) []specs.Platform {
-	repo, tag := split(ref)
-	for _, r := range p.Rules {
-		if ok, _ := path.Match(r.Repository, repo); !ok {
-			continue
-		}
-		if r.Tags != nil && !r.Tags.MatchString(tag) {
-			continue
-		}
-		return r.Require
+func (p *Policy) RequireFor(r ref.Ref) []platform.Platform {
+	if rule := p.Match(r); rule != nil {
+		return rule.Require
 	}
 	return p.Require
 }
 
-// Apply drops ignored findings and applies severity overrides.
-func (p *Policy) Apply(r *audit.Result) {
-	kept := r.Findings[:0]
-	for _, f := range r.Findings {
-		if p.Ignore[f.Code] {
-			continue
-		}
-		if s, ok := p.Severity[f.Code]; ok {
-			f.Severity = s
-		}
-		kept = append(kept, f)
-	}
-	r.Findings = kept
+// Requirements is what a policy asks of one reference.
+type Requirements struct {
+	Ref ref.Ref
+	// Rule is the rule that applies; nil when the default does.
+	Rule *Rule
+	// Require lists the platforms each image must provide.
+	Require []platform.Platform
+	// Tags and ExcludeTags choose the tags of a repository or registry
+	// target.
+	Tags, ExcludeTags *regexp.Regexp
+	// PerArch lists the per-arch tag templates; Mirrors, the references
+	// of the copies to compare with.
+	PerArch []string
+	Mirrors []ref.Ref
+	// Ignore and Severity change findings.
+	Ignore   []audit.Code
+	Severity map[audit.Code]audit.Severity
+	// ByTag, for a reference without a tag (a repository, a registry, a
+	// layout), lists the rules for its repository that apply only to some
+	// tags: which applies is decided tag by tag.
+	ByTag []*Rule
 }
 
-// split cuts a reference into "registry/repository" and tag.
-func split(ref string) (repo, tag string) {
-	if i := strings.LastIndex(ref, "@"); i >= 0 {
-		return ref[:i], ""
+// For says what the policy asks of r, never contacting a registry.
+func (p *Policy) For(r ref.Ref) Requirements {
+	q := Requirements{Ref: r, Require: p.Require, Tags: p.Tags, ExcludeTags: p.ExcludeTags, PerArch: p.PerArch, Severity: p.Severity}
+	if rule := p.Match(r); rule != nil {
+		q.Rule, q.Require = rule, rule.Require
 	}
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[:i], ref[i+1:]
+	if r.Tag == "" {
+		for i := range p.Rules {
+			if rule := &p.Rules[i]; rule.Tags != nil && rule.Repository.Match(r) && (q.Rule == nil || i < q.Rule.Index) {
+				q.ByTag = append(q.ByTag, rule)
+			}
+		}
 	}
-	return ref, ""
+	for _, prefix := range p.Mirrors {
+		if m, err := r.Rebase(prefix); err == nil && !r.IsRegistry() {
+			q.Mirrors = append(q.Mirrors, m)
+		}
+	}
+	for c := range p.Ignore {
+		q.Ignore = append(q.Ignore, c)
+	}
+	sort.Slice(q.Ignore, func(i, j int) bool { return q.Ignore[i] < q.Ignore[j] })
+	return q
+}
+
+// AuditOptions sets o's Ignore and Severity from the policy, so that
+// audit.Run judges findings as the policy says.
+func (p *Policy) AuditOptions(o audit.Options) audit.Options {
+	o.Ignore, o.Severity = p.Ignore, p.Severity
+	return o
 }
 
 // explain turns the YAML decoder's errors into "FILE:LINE: what" lines.

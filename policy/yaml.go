@@ -3,34 +3,33 @@ package policy
 import (
 	"fmt"
 	"regexp"
-	"strings"
 
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // file is the YAML shape of a policy. Each field type checks its own value
 // and reports the line it is on.
 type file struct {
 	Version     *version            `yaml:"version"`
-	Targets     []string            `yaml:"targets"`
+	Targets     []target            `yaml:"targets"`
 	Require     platforms           `yaml:"require"`
 	Rules       []rule              `yaml:"rules"`
-	Tags        pattern             `yaml:"tags"`
-	ExcludeTags pattern             `yaml:"exclude-tags"`
+	Tags        tagPattern          `yaml:"tags"`
+	ExcludeTags tagPattern          `yaml:"exclude-tags"`
 	PerArch     []template          `yaml:"per-arch"`
-	Mirrors     []string            `yaml:"mirrors"`
+	Mirrors     []mirror            `yaml:"mirrors"`
 	Ignore      []code              `yaml:"ignore"`
 	Severity    map[code]severityOf `yaml:"severity"`
 }
 
 type rule struct {
-	Repository required  `yaml:"repository"`
-	Tags       pattern   `yaml:"tags"`
-	Require    platforms `yaml:"require"`
+	Repository repoPattern `yaml:"repository"`
+	Tags       tagPattern  `yaml:"tags"`
+	Require    platforms   `yaml:"require"`
 }
 
 type version struct {
@@ -46,20 +45,51 @@ func (v *version) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// required is a string that must not be empty.
-type required struct{ Value string }
+// repoPattern is a rule's repository glob.
+type repoPattern struct {
+	pattern ref.Pattern
+	set     bool
+}
 
-func (r *required) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode || strings.TrimSpace(n.Value) == "" {
+func (r *repoPattern) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("line %d: repository: give a glob over registry/repository, e.g. ghcr.io/org/*", n.Line)
 	}
-	r.Value = n.Value
+	p, err := ref.ParsePattern(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: repository: %v", n.Line, err)
+	}
+	r.pattern, r.set = p, true
+	return nil
+}
+
+// target is a reference to audit.
+type target struct{ ref ref.Ref }
+
+func (t *target) UnmarshalYAML(n *yaml.Node) error {
+	r, err := ref.Parse(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: targets: %v", n.Line, err)
+	}
+	t.ref = r
+	return nil
+}
+
+// mirror is a mirror prefix.
+type mirror struct{ ref ref.Ref }
+
+func (m *mirror) UnmarshalYAML(n *yaml.Node) error {
+	r, err := ref.ParsePrefix(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: mirrors: %v", n.Line, err)
+	}
+	m.ref = r
 	return nil
 }
 
 // platforms is a list of OS/ARCH[/VARIANT], as a YAML list or one
 // comma-separated string.
-type platforms struct{ list []specs.Platform }
+type platforms struct{ list []platform.Platform }
 
 func (p *platforms) UnmarshalYAML(n *yaml.Node) error {
 	var items []*yaml.Node
@@ -81,10 +111,10 @@ func (p *platforms) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// pattern is a regular expression over tags.
-type pattern struct{ re *regexp.Regexp }
+// tagPattern is a regular expression over tags.
+type tagPattern struct{ re *regexp.Regexp }
 
-func (p *pattern) UnmarshalYAML(n *yaml.Node) error {
+func (p *tagPattern) UnmarshalYAML(n *yaml.Node) error {
 	re, err := regexp.Compile(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %q is not a regular expression: %v", n.Line, n.Value, err)
@@ -97,7 +127,7 @@ type template struct{ value string }
 
 func (t *template) UnmarshalYAML(n *yaml.Node) error {
 	if err := platform.CheckTemplate(n.Value); err != nil {
-		return fmt.Errorf("line %d: per-arch: %v", n.Line, strings.TrimPrefix(err.Error(), "--per-arch "))
+		return fmt.Errorf("line %d: %v", n.Line, err)
 	}
 	t.value = n.Value
 	return nil

@@ -9,51 +9,55 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // catalog lists the repositories of a registry through its _catalog API,
 // following pagination. Registries that do not offer it (Docker Hub, most
 // cloud registries) answer 401, 403 or 404: the error says to name
 // repositories instead.
-func (c *Client) catalog(ctx context.Context, reg name.Registry) ([]string, error) {
-	r := &remoteRepo{c: c, repo: reg.Repo("_catalog"), scope: "registry:catalog:*"}
-	u := fmt.Sprintf("%s://%s/v2/_catalog?n=1000", r.scheme(ctx), reg.RegistryStr())
-	repos, err := r.list(ctx, u, "catalog of "+reg.RegistryStr())
+func (c *Client) catalog(ctx context.Context, r ref.Ref) ([]string, error) {
+	reg, err := c.registry(r)
+	if err != nil {
+		return nil, err
+	}
+	cat := &remoteRepo{c: c, repo: reg.Repo("_catalog"), base: r, scope: "registry:catalog:*"}
+	u := fmt.Sprintf("%s://%s/v2/_catalog?n=1000", cat.scheme(ctx), r.Registry)
+	repos, err := cat.list(ctx, u, "catalog of "+r.Registry)
 	var se *StatusError
 	if errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden || se.StatusCode == http.StatusNotFound) {
-		return nil, fmt.Errorf("%s does not let mlaudit list its repositories (GET /v2/_catalog answered %d): name the repositories to audit instead, e.g. %s/org/app", reg.RegistryStr(), se.StatusCode, reg.RegistryStr())
+		return nil, fmt.Errorf("%s does not let mlaudit list its repositories (GET /v2/_catalog answered %d): name the repositories to audit instead, e.g. %s/org/app", r.Registry, se.StatusCode, r.Registry)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing the repositories of %s: %w", reg.RegistryStr(), err)
+		return nil, fmt.Errorf("listing the repositories of %s: %w", r.Registry, err)
 	}
 	return repos, nil
 }
 
 // expandRegistry lists every tag of every repository the catalog names,
 // listing repositories in parallel (the registry's request cap holds).
-func (c *Client) expandRegistry(ctx context.Context, reg name.Registry) ([]string, error) {
-	repos, err := c.catalog(ctx, reg)
+func (c *Client) expandRegistry(ctx context.Context, r ref.Ref) ([]ref.Ref, error) {
+	repos, err := c.catalog(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(repos)
-	refs := make([][]string, len(repos))
+	refs := make([][]ref.Ref, len(repos))
 	errs := make([]error, len(repos))
 	var wg sync.WaitGroup
 	for i, repo := range repos {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t, err := c.ParseTarget(reg.RegistryStr() + "/" + repo)
+			rr, err := c.repo(ref.Ref{Scheme: ref.Registry, Registry: r.Registry, Repository: repo})
 			if err == nil {
-				refs[i], err = c.names(ctx, c.repo(t))
+				refs[i], err = c.names(ctx, rr)
 			}
 			errs[i] = err
 		}()
 	}
 	wg.Wait()
-	var out []string
+	var out []ref.Ref
 	for i := range repos {
 		if errs[i] != nil {
 			return nil, errs[i]

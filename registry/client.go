@@ -6,14 +6,15 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
-// Client reads targets from registries and OCI layouts. It is safe for
-// concurrent use; make one per run and reuse it, so that each repository's
-// ping and token exchange happen once.
+// Client reads and writes references in registries and OCI layouts. It is
+// safe for concurrent use; make one per run and reuse it, so that each
+// registry's ping and each repository's token exchange happen once.
 type Client struct {
 	opts   *options
 	base   http.RoundTripper
@@ -26,7 +27,7 @@ type Client struct {
 	mu      sync.Mutex
 	hosts   map[string]*host
 	repos   map[string]*remoteRepo
-	layouts map[string]*layoutSource
+	layouts map[string]*layoutRepo
 }
 
 // New makes a Client.
@@ -52,7 +53,7 @@ func New(opts ...Option) (*Client, error) {
 		hosts:   map[string]*host{},
 		content: newContent(o.cache),
 		repos:   map[string]*remoteRepo{},
-		layouts: map[string]*layoutSource{},
+		layouts: map[string]*layoutRepo{},
 	}, nil
 }
 
@@ -65,86 +66,117 @@ func (c *Client) Stats() Stats {
 	return s
 }
 
-// Expand turns a target into the references it names: itself for an image
-// reference, one per tag for a repository, one per index.json entry (or the
-// named one) for an OCI layout.
-func (c *Client) Expand(ctx context.Context, target string) ([]string, error) {
-	t, err := c.ParseTarget(target)
-	if err != nil {
-		return nil, err
-	}
-	switch t.Kind {
-	case KindImage:
-		return []string{t.Ref.Name()}, nil
-	case KindLayout:
-		src := c.layout(t.Dir)
-		if t.Tag != "" {
-			return []string{src.name(t.Tag)}, nil
+// scheme is where r's content lives: its repository on a registry, or its
+// layout. A whole registry has no single scheme.
+func (c *Client) scheme(r ref.Ref) (scheme, error) {
+	switch r.Scheme {
+	case ref.Layout:
+		return c.layout(r), nil
+	case ref.Registry:
+		if r.IsRegistry() {
+			return nil, fmt.Errorf("%w %q: a registry holds many repositories; name one, e.g. %s/org/app:1.0", ErrInvalidTarget, r.Written(), r.Registry)
 		}
-		return c.names(ctx, src)
-	case KindRegistry:
-		return c.expandRegistry(ctx, t.Registry)
-	default:
-		return c.names(ctx, c.repo(t))
+		return c.repo(r)
 	}
+	return nil, fmt.Errorf("%w %q: unknown scheme %q", ErrInvalidTarget, r.Written(), r.Scheme)
 }
 
-// names lists a source's tags that the tag filter keeps, as references.
-func (c *Client) names(ctx context.Context, src source) ([]string, error) {
-	tags, err := src.tags(ctx)
+// Expand turns a target into the image references it names: itself for a
+// tag or digest, one per tag for a repository, one per repository tag for
+// a registry (through its catalog), one per index.json entry for an OCI
+// layout. The tag filter ([WithTagFilter]) applies to listed tags only.
+func (c *Client) Expand(ctx context.Context, r ref.Ref) ([]ref.Ref, error) {
+	switch {
+	case r.IsImage():
+		return []ref.Ref{r}, nil
+	case r.IsRegistry():
+		return c.expandRegistry(ctx, r)
+	}
+	s, err := c.scheme(r)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	return c.names(ctx, s)
+}
+
+// names lists a scheme's tags that the tag filter keeps, as references.
+func (c *Client) names(ctx context.Context, s scheme) ([]ref.Ref, error) {
+	tags, err := s.tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ref.Ref
 	for _, tag := range tags {
 		if c.opts.tagFilter.keep(tag) {
-			out = append(out, src.name(tag))
+			out = append(out, s.at(tag))
 		}
 	}
 	return out, nil
 }
 
-// Fetch reads one reference (an image reference, or an OCI layout reference
-// with a tag or digest) and everything below it.
-func (c *Client) Fetch(ctx context.Context, ref string) (*tree.Node, error) {
-	t, err := c.ParseTargetForWrite(ref)
+// Fetch reads the manifest r names and everything below it.
+func (c *Client) Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error) {
+	if !r.IsImage() {
+		return nil, fmt.Errorf("%w %q: it names many images; give a tag or digest, e.g. %s", ErrInvalidTarget, r.Written(), exampleTag(r))
+	}
+	s, err := c.scheme(r)
 	if err != nil {
 		return nil, err
 	}
-	switch t.Kind {
-	case KindImage:
-		return walk(ctx, c.repo(t), t.Ref.Identifier())
-	case KindLayout:
-		if t.Tag == "" {
-			return nil, fmt.Errorf("%w %q: name one entry, e.g. %s:latest, or expand the layout first", ErrInvalidTarget, ref, ref)
-		}
-		return walk(ctx, c.layout(t.Dir), t.Tag)
-	default:
-		return nil, fmt.Errorf("%w %q: a repository names many images; give a tag or digest", ErrInvalidTarget, ref)
-	}
+	return walk(ctx, s, r.Identifier())
 }
 
-func (c *Client) repo(t Target) *remoteRepo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	key := t.Repo.Name()
-	r, ok := c.repos[key]
-	if !ok {
-		r = &remoteRepo{c: c, repo: t.Repo}
-		c.repos[key] = r
-	}
-	return r
+func exampleTag(r ref.Ref) ref.Ref {
+	t, _ := r.WithTag("latest")
+	return t
 }
 
-func (c *Client) layout(dir string) *layoutSource {
+// repo is the scheme of r's repository on its registry, made once per run.
+func (c *Client) repo(r ref.Ref) (*remoteRepo, error) {
+	key := r.Repo().String()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l, ok := c.layouts[dir]
+	if rr, ok := c.repos[key]; ok {
+		return rr, nil
+	}
+	named, err := name.NewRepository(r.Registry+"/"+r.Repository, c.nameOptions(r.Registry)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTarget, r.Written(), err)
+	}
+	rr := &remoteRepo{c: c, repo: named, base: r.Repo()}
+	c.repos[key] = rr
+	return rr, nil
+}
+
+// layout is the scheme of r's layout directory, made once per run.
+func (c *Client) layout(r ref.Ref) *layoutRepo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.layouts[r.Path]
 	if !ok {
-		l = &layoutSource{dir: dir, path: layout.Path(dir)}
-		c.layouts[dir] = l
+		l = newLayoutRepo(r.Repo())
+		c.layouts[r.Path] = l
 	}
 	return l
+}
+
+// registry is r's registry as go-containerregistry names it.
+func (c *Client) registry(r ref.Ref) (name.Registry, error) {
+	reg, err := name.NewRegistry(r.Registry, c.nameOptions(r.Registry)...)
+	if err != nil {
+		return name.Registry{}, fmt.Errorf("%w %q: %v", ErrInvalidTarget, r.Written(), err)
+	}
+	return reg, nil
+}
+
+// nameOptions marks a registry insecure (plain HTTP allowed) when its host
+// is loopback or named with WithInsecure.
+func (c *Client) nameOptions(host string) []name.Option {
+	policy := schemePolicy{insecure: c.opts.insecure}
+	if policy.allowed(host) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
 }
 
 // RequestCounts returns the requests made so far by "METHOD kind" (for

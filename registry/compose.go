@@ -3,26 +3,26 @@ package registry
 import (
 	"bytes"
 	"context"
-	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // composed is an index given as bytes whose children live elsewhere: in
 // other repositories, registries or layouts. It implements v1.ImageIndex,
-// so go-containerregistry's remote.WriteIndex copies each child into the
-// destination (mounting blobs within a registry, streaming across
-// registries, skipping what is already there) and then writes these exact
-// bytes, so the pushed index has the digest the plan showed.
+// so go-containerregistry's writers (remote.WriteIndex, layout's
+// WriteIndex) copy each child into the destination (mounting blobs within
+// a registry, streaming across registries and layouts, skipping what is
+// already there) and then write these exact bytes, so the pushed index has
+// the digest the plan showed.
 type composed struct {
 	ctx  context.Context
 	c    *Client
 	raw  []byte
 	mt   types.MediaType
-	from func(v1.Hash) string
+	from func(v1.Hash) ref.Ref
 }
 
 func (x *composed) MediaType() (types.MediaType, error) { return x.mt, nil }
@@ -35,31 +35,17 @@ func (x *composed) IndexManifest() (*v1.IndexManifest, error) {
 }
 
 func (x *composed) Image(h v1.Hash) (v1.Image, error) {
-	t, err := x.c.ParseTarget(x.from(h))
+	s, err := x.c.scheme(x.from(h))
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind == KindLayout {
-		return layout.Path(t.Dir).Image(h)
-	}
-	img, err := remote.Image(t.Repo.Digest(h.String()), x.c.remoteOptions(x.ctx)...)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s@%s to copy it: %w", t.Repo.Name(), h, err)
-	}
-	return img, nil
+	return s.image(x.ctx, h)
 }
 
 func (x *composed) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	t, err := x.c.ParseTarget(x.from(h))
+	s, err := x.c.scheme(x.from(h))
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind == KindLayout {
-		return layout.Path(t.Dir).ImageIndex()
-	}
-	idx, err := remote.Index(t.Repo.Digest(h.String()), x.c.remoteOptions(x.ctx)...)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s@%s to copy it: %w", t.Repo.Name(), h, err)
-	}
-	return idx, nil
+	return s.index(x.ctx, h)
 }

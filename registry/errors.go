@@ -100,7 +100,7 @@ func checkResponse(resp *http.Response) error {
 		if after, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			e.hint += fmt.Sprintf(" and asks to wait %s, longer than mlaudit waits", after.Round(time.Second))
 		}
-		e.hint += "; retry later, lower --jobs, use the cache, or log in for a higher limit"
+		e.hint += "; retry later, send fewer requests at once, use the cache, or log in for a higher limit"
 	default:
 		e.kind = ErrBadResponse
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -18,8 +19,8 @@ import (
 // reach the decoders whatever they are.
 type fuzzSource struct{ root, child, config []byte }
 
-func (s fuzzSource) manifest(_ context.Context, ref string) (fetched, error) {
-	if strings.HasPrefix(ref, "sha256:") {
+func (s fuzzSource) manifest(_ context.Context, id string) (fetched, error) {
+	if strings.HasPrefix(id, "sha256:") {
 		return fetched{raw: s.child}, nil
 	}
 	return fetched{raw: s.root}, nil
@@ -29,8 +30,9 @@ func (s fuzzSource) blob(context.Context, v1.Hash, int64, string) ([]byte, error
 	return s.config, nil
 }
 
-func (fuzzSource) tags(context.Context) ([]string, error) { return nil, nil }
-func (fuzzSource) name(ref string) string                 { return "fuzz/app:" + ref }
+func (fuzzSource) at(id string) ref.Ref { return at(fuzzRef, id) }
+
+var fuzzRef = ref.Ref{Scheme: ref.Registry, Registry: "registry.example.com", Repository: "fuzz/app", Tag: "latest"}
 
 // FuzzWalkAndCheck feeds arbitrary manifest, index and config bytes
 // through the walk and the audit: errors and findings, never a panic.
@@ -51,7 +53,7 @@ func FuzzWalkAndCheck(f *testing.F) {
 		if n.Index == nil && n.Manifest == nil && n.Err == nil {
 			t.Fatal("an unreadable root must carry its error")
 		}
-		_, findings, problems := audit.Check("fuzz/app:latest", n, require)
+		_, findings, problems := audit.Check(fuzzRef, n, require)
 		for _, p := range problems {
 			if p == nil {
 				t.Fatal("a nil problem")
@@ -63,24 +65,5 @@ func FuzzWalkAndCheck(f *testing.F) {
 			}
 		}
 		_ = errors.Is(n.Err, tree.ErrMissing)
-	})
-}
-
-// FuzzParseTarget: any string is a target or an ErrInvalidTarget.
-func FuzzParseTarget(f *testing.F) {
-	for _, s := range []string{"ghcr.io/org/app:1.0", "localhost:5000/app@sha256:" + strings.Repeat("a", 64), "oci:./out:tag", "registry.example.com/", "UPPER/case", "a:b:c/d", "", "oci:", "@", "::/"} {
-		f.Add(s)
-	}
-	c, err := New()
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if strings.HasPrefix(s, LayoutPrefix) {
-			return // layout targets stat the file system
-		}
-		if _, err := c.ParseTarget(s); err != nil && !errors.Is(err, ErrInvalidTarget) {
-			t.Fatalf("ParseTarget(%q) error %v is not ErrInvalidTarget", s, err)
-		}
 	})
 }

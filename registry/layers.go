@@ -2,35 +2,29 @@ package registry
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/mlaudit/mlaudit/ref"
 )
 
-// OpenLayer opens one layer of the image ref names (a registry or OCI
-// layout reference), compressed, for streaming: the deep check reads only
-// as much as it needs. The request counts against the registry's cap
+// OpenLayer opens one layer of the image r names (in a registry or an OCI
+// layout), compressed, for streaming: the deep check reads only as much as
+// it needs. On a registry the request counts against the registry's cap
 // until the layer is closed.
-func (c *Client) OpenLayer(ctx context.Context, ref string, layer v1.Descriptor) (io.ReadCloser, error) {
-	t, err := c.ParseTargetForWrite(ref)
+func (c *Client) OpenLayer(ctx context.Context, r ref.Ref, layer v1.Descriptor) (io.ReadCloser, error) {
+	s, err := c.scheme(r)
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind == KindLayout {
-		rc, err := c.layout(t.Dir).path.Blob(layer.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("opening layer %s in %s: %w", layer.Digest, t.Dir, err)
-		}
-		return rc, nil
-	}
-	return c.repo(t).open(ctx, layer.Digest)
+	return s.openLayer(ctx, layer.Digest)
 }
 
-// open GETs a blob and hands its body to the caller, holding a slot of
+// openLayer GETs a blob and hands its body to the caller, holding a slot of
 // the registry's request cap until the body is closed.
-func (r *remoteRepo) open(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
+func (r *remoteRepo) openLayer(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
 	client, err := r.httpClient(ctx)
 	if err != nil {
 		return nil, err

@@ -5,27 +5,53 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"strings"
+	"path/filepath"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
-// layoutSource is an OCI image layout on disk, as `buildx --output
-// type=oci` writes it (unpacked). index.json is read on every look-up: it
-// is small, and repairs write it.
-type layoutSource struct {
+// layoutRepo is the scheme of an OCI image layout on disk, as `buildx
+// --output type=oci` (unpacked), `skopeo copy ... oci:` and `ctr export`
+// write it. index.json is read on every look-up: it is small, and repairs
+// write it. Any manifest in blobs/ can be read by digest, however deep it
+// sits below index.json.
+type layoutRepo struct {
+	base ref.Ref
 	dir  string
 	path layout.Path
+	mu   sync.Mutex // serializes index.json updates
 }
 
-func (l *layoutSource) readIndex() (*v1.IndexManifest, error) {
-	f, err := os.Open(l.dir + "/index.json")
+func newLayoutRepo(base ref.Ref) *layoutRepo {
+	return &layoutRepo{base: base, dir: base.Path, path: layout.Path(base.Path)}
+}
+
+func (l *layoutRepo) at(id string) ref.Ref { return at(l.base, id) }
+
+// check reports whether the directory is a layout that can be read; r is
+// the reference as given, for the message.
+func (l *layoutRepo) check(r ref.Ref) error {
+	info, err := os.Stat(l.dir)
+	if err != nil || !info.IsDir() {
+		return fmt.Errorf("%w %q: %s is not a directory; give the folder written by `buildx --output type=oci,dest=DIR,tar=false` or `skopeo copy ... oci:DIR`", ErrInvalidTarget, r.Written(), l.dir)
+	}
+	if _, err := os.Stat(filepath.Join(l.dir, "index.json")); err != nil {
+		return fmt.Errorf("%w %q: %s has no index.json, so it is not an OCI image layout", ErrInvalidTarget, r.Written(), l.dir)
+	}
+	return nil
+}
+
+func (l *layoutRepo) readIndex() (*v1.IndexManifest, error) {
+	f, err := os.Open(filepath.Join(l.dir, "index.json"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s has no index.json", tree.ErrMissing, l.dir)
 	}
@@ -44,26 +70,37 @@ func (l *layoutSource) readIndex() (*v1.IndexManifest, error) {
 	return idx, nil
 }
 
-// entry finds the index.json entry for a ref name or a digest.
-func (l *layoutSource) entry(ref string) (v1.Descriptor, error) {
+// entry finds the index.json entry for a ref name, or describes a digest
+// (listed in index.json or not: children are blobs too).
+func (l *layoutRepo) entry(id string) (v1.Descriptor, error) {
 	idx, err := l.readIndex()
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
 	for _, d := range idx.Manifests {
-		if d.Annotations[specs.AnnotationRefName] == ref || d.Digest.String() == ref {
+		if d.Annotations[specs.AnnotationRefName] == id || d.Digest.String() == id {
 			return d, nil
 		}
 	}
-	if h, err := v1.NewHash(ref); err == nil {
-		// A digest not listed in index.json may still be a child blob.
+	if h, err := v1.NewHash(id); err == nil {
 		return v1.Descriptor{Digest: h}, nil
 	}
-	return v1.Descriptor{}, fmt.Errorf("%w: %s has no entry named %q in index.json", tree.ErrMissing, l.dir, ref)
+	return v1.Descriptor{}, fmt.Errorf("%w: %s has no entry named %q in index.json", tree.ErrMissing, l.dir, id)
 }
 
-func (l *layoutSource) manifest(_ context.Context, ref string) (fetched, error) {
-	d, err := l.entry(ref)
+func (l *layoutRepo) head(_ context.Context, id string) (v1.Descriptor, error) {
+	d, err := l.entry(id)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if _, err := os.Stat(l.blobPath(d.Digest)); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("%w: blobs/%s/%s is not in the layout %s", tree.ErrMissing, d.Digest.Algorithm, d.Digest.Hex, l.dir)
+	}
+	return d, nil
+}
+
+func (l *layoutRepo) manifest(_ context.Context, id string) (fetched, error) {
+	d, err := l.entry(id)
 	if err != nil {
 		return fetched{}, err
 	}
@@ -72,25 +109,26 @@ func (l *layoutSource) manifest(_ context.Context, ref string) (fetched, error) 
 		d.Size = int64(len(raw))
 	}
 	if err != nil {
-		return fetched{desc: d, raw: raw}, fmt.Errorf("reading manifest %s: %w", l.name(ref), err)
+		return fetched{desc: d, raw: raw}, fmt.Errorf("reading manifest %s: %w", l.at(id), err)
 	}
 	return fetched{desc: d, raw: raw}, nil
 }
 
-func (l *layoutSource) blob(_ context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
+func (l *layoutRepo) blob(_ context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
 	raw, err := l.read(d, limit, what)
 	if err != nil {
-		return raw, fmt.Errorf("reading %s %s: %w", what, l.name(d.String()), err)
+		return raw, fmt.Errorf("reading %s %s: %w", what, l.at(d.String()), err)
 	}
 	return raw, nil
 }
 
+func (l *layoutRepo) blobPath(d v1.Hash) string {
+	return filepath.Join(l.dir, "blobs", d.Algorithm, d.Hex)
+}
+
 // read returns a blob's bytes, checked against its digest.
-func (l *layoutSource) read(d v1.Hash, limit int64, what string) ([]byte, error) {
-	rc, err := l.path.Blob(d)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: blobs/%s/%s is not in the layout", tree.ErrMissing, d.Algorithm, d.Hex)
-	}
+func (l *layoutRepo) read(d v1.Hash, limit int64, what string) ([]byte, error) {
+	rc, err := l.openBlob(d)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +140,23 @@ func (l *layoutSource) read(d v1.Hash, limit int64, what string) ([]byte, error)
 	return raw, verify(raw, d, what, false)
 }
 
-func (l *layoutSource) tags(context.Context) ([]string, error) {
+func (l *layoutRepo) openBlob(d v1.Hash) (io.ReadCloser, error) {
+	rc, err := l.path.Blob(d)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: blobs/%s/%s is not in the layout %s (a partial export, such as `docker save --platform` or `ctr export`, leaves out other platforms)", tree.ErrMissing, d.Algorithm, d.Hex, l.dir)
+	}
+	return rc, err
+}
+
+func (l *layoutRepo) openLayer(_ context.Context, d v1.Hash) (io.ReadCloser, error) {
+	rc, err := l.openBlob(d)
+	if err != nil {
+		return nil, fmt.Errorf("opening layer %s in %s: %w", d, l.dir, err)
+	}
+	return rc, nil
+}
+
+func (l *layoutRepo) tags(context.Context) ([]string, error) {
 	idx, err := l.readIndex()
 	if err != nil {
 		return nil, err
@@ -116,11 +170,4 @@ func (l *layoutSource) tags(context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func (l *layoutSource) name(ref string) string {
-	if strings.HasPrefix(ref, "sha256:") {
-		return LayoutPrefix + l.dir + "@" + ref
-	}
-	return LayoutPrefix + l.dir + ":" + ref
 }

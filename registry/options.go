@@ -16,6 +16,18 @@ import (
 // Option configures a [Client].
 type Option func(*options) error
 
+// OptionError is an option given a value it cannot take. Option names the
+// option as its With function does, without "With" ("Timeout").
+type OptionError struct {
+	Option string
+	Value  any
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("%s %v: %s", strings.ToLower(e.Option), e.Value, e.Reason)
+}
+
 type options struct {
 	keychain  authn.Keychain
 	insecure  map[string]bool
@@ -79,7 +91,7 @@ func WithInsecure(hosts ...string) Option {
 		for _, h := range hosts {
 			h = strings.TrimSpace(h)
 			if h == "" || strings.Contains(h, "/") {
-				return fmt.Errorf("--insecure-registry %q: give a host or host:port, e.g. registry.lan:5000", h)
+				return &OptionError{Option: "Insecure", Value: fmt.Sprintf("%q", h), Reason: "give a host or host:port, e.g. registry.lan:5000"}
 			}
 			o.insecure[strings.ToLower(h)] = true
 		}
@@ -92,7 +104,7 @@ func WithInsecure(hosts ...string) Option {
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
-			return fmt.Errorf("--timeout %s: must be positive, e.g. 30s", d)
+			return &OptionError{Option: "Timeout", Value: d, Reason: "must be positive, e.g. 30s"}
 		}
 		o.timeout = d
 		return nil
@@ -127,7 +139,7 @@ func WithLog(w io.Writer) Option {
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
-			return fmt.Errorf("--jobs %d: must be at least 1", n)
+			return &OptionError{Option: "Jobs", Value: n, Reason: "must be at least 1"}
 		}
 		o.jobs = n
 		return nil
@@ -149,7 +161,7 @@ func WithUserAgent(ua string) Option {
 func WithRetry(retries int, budget time.Duration) Option {
 	return func(o *options) error {
 		if retries < 0 || budget < 0 {
-			return fmt.Errorf("retries %d, budget %s: neither may be negative", retries, budget)
+			return &OptionError{Option: "Retry", Value: fmt.Sprintf("%d (budget %s)", retries, budget), Reason: "neither may be negative"}
 		}
 		o.retries, o.budget = retries, budget
 		return nil
@@ -165,19 +177,11 @@ func WithNotices(w io.Writer) Option {
 	}
 }
 
-// WithCache keeps verified manifests and configs in dir, by digest, across
-// runs: a repeat audit of unchanged tags then makes only HEAD requests. An
-// empty dir disables it. The default caches nothing beyond the run.
-func WithCache(dir string) Option {
+// WithCache keeps verified manifests and configs in d, by digest, across
+// runs: a repeat audit of unchanged tags then makes only HEAD requests. A
+// nil d caches nothing beyond the run, which is the default.
+func WithCache(d *cache.Dir) Option {
 	return func(o *options) error {
-		if dir == "" {
-			o.cache = nil
-			return nil
-		}
-		d, err := cache.Open(dir)
-		if err != nil {
-			return fmt.Errorf("--cache-dir: %w (pass --no-cache to run without one)", err)
-		}
 		o.cache = d
 		return nil
 	}

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // TestBlobRedirects: a registry may send a config read to another host
@@ -44,12 +44,12 @@ func TestBlobRedirects(t *testing.T) {
 				})
 			})
 			ref := reg + "/app:1"
-			if err := e.Client.Push(context.Background(), ref, img); err != nil {
+			if err := e.Client.Push(context.Background(), mustRef(t, ref), img); err != nil {
 				t.Fatal(err)
 			}
 			rec := &recorder{}
 			c := newClient(t, registry.WithTransport(&passThrough{rec: rec}), registry.WithRetry(0, 0))
-			n, err := c.Fetch(context.Background(), ref)
+			n, err := c.Fetch(context.Background(), mustRef(t, ref))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,9 +14,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
+	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -31,50 +33,26 @@ func image(t testing.TB, p string) v1.Image {
 	return img
 }
 
-func TestParseTarget(t *testing.T) {
+// mustRef parses a reference or fails the test.
+func mustRef(t testing.TB, s string) ref.Ref { return storytest.Parse(t, s) }
+
+func TestCheckTarget(t *testing.T) {
 	layout := t.TempDir() + "/out"
 	c := newClient(t)
-	if err := c.Push(context.Background(), "oci:"+layout+":v1", image(t, "linux/amd64")); err != nil {
+	if err := c.Push(context.Background(), mustRef(t, "oci:"+layout+":v1"), image(t, "linux/amd64")); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		in   string
-		kind registry.TargetKind
-		err  bool
-	}{
-		{in: "localhost:5000/app:1.0", kind: registry.KindImage},
-		{in: "ghcr.io/org/app@sha256:" + strings.Repeat("a", 64), kind: registry.KindImage},
-		{in: "ghcr.io/org/app", kind: registry.KindRepository},
-		{in: "localhost:5000/org/app", kind: registry.KindRepository},
-		{in: "oci:" + layout, kind: registry.KindLayout},
-		{in: "oci:" + layout + ":v1", kind: registry.KindLayout},
-		{in: "", err: true},
-		{in: "ghcr.io/Org/App:1", err: true},
-		{in: "ghcr.io/org/app:bad tag", err: true},
-		{in: "ghcr.io/org/app@sha256:short", err: true},
-		{in: "oci:", err: true},
-		{in: "oci:/does/not/exist", err: true},
-		{in: "oci:" + t.TempDir(), err: true},
+	for _, ok := range []string{"oci:" + layout, "oci:" + layout + ":v1", "oci:" + layout + ":no-such-entry", "localhost:5000/app:1", "ghcr.io/org/app"} {
+		if err := c.CheckTarget(mustRef(t, ok)); err != nil {
+			t.Errorf("CheckTarget(%s): %v", ok, err)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := c.ParseTarget(tt.in)
-			if tt.err {
-				if !errors.Is(err, registry.ErrInvalidTarget) {
-					t.Fatalf("ParseTarget(%q) error = %v, want ErrInvalidTarget", tt.in, err)
-				}
-				if tt.in != "" && !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.in)) {
-					t.Errorf("the error should name the target: %v", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseTarget(%q): %v", tt.in, err)
-			}
-			if got.Kind != tt.kind {
-				t.Errorf("ParseTarget(%q).Kind = %v, want %v", tt.in, got.Kind, tt.kind)
-			}
-		})
+	empty := t.TempDir()
+	for _, bad := range []string{"oci:/does/not/exist", "oci:" + empty} {
+		err := c.CheckTarget(mustRef(t, bad))
+		if !errors.Is(err, registry.ErrInvalidTarget) || !strings.Contains(err.Error(), strings.TrimPrefix(bad, "oci:")) {
+			t.Errorf("CheckTarget(%s) = %v, want ErrInvalidTarget naming the directory", bad, err)
+		}
 	}
 }
 
@@ -112,13 +90,13 @@ func TestExpandFollowsLinkPagination(t *testing.T) {
 		fmt.Fprintf(w, `{"name":"app","tags":["%s"]}`, strings.Join(p.tags, `","`))
 	})
 	c := newClient(t)
-	refs, err := c.Expand(context.Background(), host+"/app")
+	refs, err := c.Expand(context.Background(), mustRef(t, host+"/app"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tags []string
 	for _, r := range refs {
-		tags = append(tags, r[strings.LastIndex(r, ":")+1:])
+		tags = append(tags, r.Tag)
 	}
 	if got := strings.Join(tags, ","); got != "a,b,c,d,e" {
 		t.Errorf("tags = %s, want a,b,c,d,e", got)
@@ -143,11 +121,11 @@ func TestFetchMakesOneRequestPerManifestAndConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := newClient(t).Push(context.Background(), host+"/app:1", idx); err != nil {
+	if err := newClient(t).Push(context.Background(), mustRef(t, host+"/app:1"), idx); err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t)
-	root, err := c.Fetch(context.Background(), host+"/app:1")
+	root, err := c.Fetch(context.Background(), mustRef(t, host+"/app:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +142,7 @@ func TestFetchMakesOneRequestPerManifestAndConfig(t *testing.T) {
 
 func TestUnknownRepositoryIsMissing(t *testing.T) {
 	host := testregistry.InProcess(t, nil)
-	_, err := newClient(t).Fetch(context.Background(), host+"/nothing:here")
+	_, err := newClient(t).Fetch(context.Background(), mustRef(t, host+"/nothing:here"))
 	if !errors.Is(err, tree.ErrMissing) {
 		t.Fatalf("err = %v, want tree.ErrMissing", err)
 	}
@@ -205,12 +183,12 @@ func TestStalledRegistryTimesOut(t *testing.T) {
 				host = strings.TrimPrefix(srv.URL, "http://")
 			}
 			t.Cleanup(func() { close(release) })
-			_, err := newClient(t, registry.WithTimeout(100*time.Millisecond)).Fetch(context.Background(), host+"/app:1")
+			_, err := newClient(t, registry.WithTimeout(100*time.Millisecond)).Fetch(context.Background(), mustRef(t, host+"/app:1"))
 			var te *registry.TimeoutError
 			if !errors.As(err, &te) {
 				t.Fatalf("err = %v, want a *registry.TimeoutError", err)
 			}
-			if !strings.Contains(err.Error(), "--timeout") {
+			if !strings.Contains(err.Error(), "allow more time") {
 				t.Errorf("the error should say what to do: %v", err)
 			}
 			if n := strings.Count(err.Error(), "did not answer"); n != 1 {
@@ -237,7 +215,7 @@ func TestGarbageAndOversizedAnswers(t *testing.T) {
 				w.Header().Set("Content-Type", tt.contentType)
 				_, _ = w.Write(tt.body)
 			})
-			root, err := newClient(t).Fetch(context.Background(), host+"/app:1")
+			root, err := newClient(t).Fetch(context.Background(), mustRef(t, host+"/app:1"))
 			if err == nil {
 				err = root.Err
 			}
@@ -256,7 +234,7 @@ func TestUnauthorizedSaysWhereCredentialsComeFrom(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	_, err := newClient(t).Fetch(context.Background(), host+"/private/app:1")
+	_, err := newClient(t).Fetch(context.Background(), mustRef(t, host+"/private/app:1"))
 	if !errors.Is(err, registry.ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
@@ -295,7 +273,7 @@ func TestPlainHTTPOnlyForLoopbackOrInsecureHosts(t *testing.T) {
 	// 10.1.2.3 is a private address: go-containerregistry alone would fall
 	// back to plain HTTP for it. The recorder answers instead of the network.
 	rec := &recorder{}
-	_, err := newClient(t, registry.WithTransport(rec)).Fetch(context.Background(), "10.1.2.3:5000/app:1")
+	_, err := newClient(t, registry.WithTransport(rec)).Fetch(context.Background(), mustRef(t, "10.1.2.3:5000/app:1"))
 	if err == nil {
 		t.Fatal("expected an error from the recording transport")
 	}
@@ -307,7 +285,7 @@ func TestPlainHTTPOnlyForLoopbackOrInsecureHosts(t *testing.T) {
 	}
 
 	rec = &recorder{}
-	_, _ = newClient(t, registry.WithTransport(rec), registry.WithInsecure("10.1.2.3:5000")).Fetch(context.Background(), "10.1.2.3:5000/app:1")
+	_, _ = newClient(t, registry.WithTransport(rec), registry.WithInsecure("10.1.2.3:5000")).Fetch(context.Background(), mustRef(t, "10.1.2.3:5000/app:1"))
 	if !rec.sawScheme("http") {
 		t.Errorf("--insecure-registry should allow plain HTTP: %v", rec.urls)
 	}
@@ -315,12 +293,12 @@ func TestPlainHTTPOnlyForLoopbackOrInsecureHosts(t *testing.T) {
 
 func TestLogShowsNoQueryOrHeaders(t *testing.T) {
 	host := testregistry.InProcess(t, nil)
-	if err := newClient(t).Push(context.Background(), host+"/app:1", image(t, "linux/amd64")); err != nil {
+	if err := newClient(t).Push(context.Background(), mustRef(t, host+"/app:1"), image(t, "linux/amd64")); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
 	c := newClient(t, registry.WithLog(&log))
-	if _, err := c.Expand(context.Background(), host+"/app"); err != nil {
+	if _, err := c.Expand(context.Background(), mustRef(t, host+"/app")); err != nil {
 		t.Fatal(err)
 	}
 	out := log.String()

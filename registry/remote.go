@@ -15,6 +15,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // acceptManifests is the Accept header for manifest requests: every
@@ -39,6 +41,8 @@ var acceptManifests = strings.Join([]string{
 type remoteRepo struct {
 	c    *Client
 	repo name.Repository
+	// base is the repository as a reference, for naming what is in it.
+	base ref.Ref
 	// scope overrides the token scope: the catalog's is
 	// "registry:catalog:*", not a repository's.
 	scope string
@@ -157,10 +161,10 @@ func (r *remoteRepo) do(ctx context.Context, method, u, accept string, fn func(*
 // once the cache holds anything, the bytes come from the content store
 // when it has them (the registry is asked, with HEAD, only that they still
 // exist there); a cold run GETs tags directly, one request each.
-func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) {
-	if h, err := v1.NewHash(ref); err == nil {
+func (r *remoteRepo) manifest(ctx context.Context, id string) (fetched, error) {
+	if h, err := v1.NewHash(id); err == nil {
 		raw, stored, err := r.c.content.get(h, func() ([]byte, error) {
-			f, err := r.getManifest(ctx, ref)
+			f, err := r.getManifest(ctx, id)
 			if err == nil {
 				r.c.existence.known(r, "manifests", h)
 			}
@@ -170,21 +174,21 @@ func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) 
 			err = r.c.existence.check(ctx, r, "manifests", h)
 		}
 		if err != nil {
-			return fetched{raw: raw}, r.wrap("fetching manifest", ref, err)
+			return fetched{raw: raw}, r.wrap("fetching manifest", id, err)
 		}
 		return fetched{raw: raw, desc: v1.Descriptor{Digest: h, Size: int64(len(raw))}}, nil
 	}
 	if !r.c.content.warm {
-		f, err := r.getManifest(ctx, ref)
+		f, err := r.getManifest(ctx, id)
 		if err == nil {
 			r.c.existence.known(r, "manifests", f.desc.Digest)
 			_, _, _ = r.c.content.get(f.desc.Digest, func() ([]byte, error) { return f.raw, nil })
 		}
-		return f, r.wrap("fetching manifest", ref, err)
+		return f, r.wrap("fetching manifest", id, err)
 	}
-	desc, err := r.head(ctx, ref)
+	desc, err := r.head(ctx, id)
 	if err != nil {
-		return fetched{}, r.wrap("resolving", ref, err)
+		return fetched{}, r.wrap("resolving", id, err)
 	}
 	r.c.existence.known(r, "manifests", desc.Digest)
 	f, err := r.manifest(ctx, desc.Digest.String())
@@ -192,20 +196,20 @@ func (r *remoteRepo) manifest(ctx context.Context, ref string) (fetched, error) 
 	return f, err
 }
 
-func (r *remoteRepo) wrap(what, ref string, err error) error {
+func (r *remoteRepo) wrap(what, id string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s %s: %w", what, r.name(ref), err)
+	return fmt.Errorf("%s %s: %w", what, r.at(id), err)
 }
 
 // head resolves a tag to the descriptor the registry declares for it.
-func (r *remoteRepo) head(ctx context.Context, ref string) (v1.Descriptor, error) {
+func (r *remoteRepo) head(ctx context.Context, id string) (v1.Descriptor, error) {
 	var d v1.Descriptor
-	err := r.do(ctx, http.MethodHead, r.url(ctx, "manifests", ref), acceptManifests, func(resp *http.Response) error {
+	err := r.do(ctx, http.MethodHead, r.url(ctx, "manifests", id), acceptManifests, func(resp *http.Response) error {
 		h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 		if err != nil {
-			return fmt.Errorf("%w: HEAD %s gave no Docker-Content-Digest", ErrBadResponse, r.name(ref))
+			return fmt.Errorf("%w: HEAD %s gave no Docker-Content-Digest", ErrBadResponse, r.at(id))
 		}
 		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		d = v1.Descriptor{Digest: h, MediaType: types.MediaType(mt), Size: resp.ContentLength}
@@ -216,16 +220,16 @@ func (r *remoteRepo) head(ctx context.Context, ref string) (v1.Descriptor, error
 
 // getManifest GETs a manifest and checks it against the digest asked for,
 // or for a tag the digest the registry declared.
-func (r *remoteRepo) getManifest(ctx context.Context, ref string) (fetched, error) {
+func (r *remoteRepo) getManifest(ctx context.Context, id string) (fetched, error) {
 	var f fetched
-	err := r.do(ctx, http.MethodGet, r.url(ctx, "manifests", ref), acceptManifests, func(resp *http.Response) error {
-		raw, err := readLimited(resp.Body, maxManifestBytes, "manifest "+r.name(ref))
+	err := r.do(ctx, http.MethodGet, r.url(ctx, "manifests", id), acceptManifests, func(resp *http.Response) error {
+		raw, err := readLimited(resp.Body, maxManifestBytes, "manifest "+r.at(id).String())
 		if err != nil {
 			return err
 		}
 		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		f = fetched{raw: raw, desc: v1.Descriptor{MediaType: types.MediaType(mt), Size: int64(len(raw)), Digest: sha256Of(raw)}}
-		if want, err := v1.NewHash(ref); err == nil {
+		if want, err := v1.NewHash(id); err == nil {
 			return verify(raw, want, "manifest", false)
 		}
 		if declared, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest")); err == nil {
@@ -254,7 +258,7 @@ func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64, what stri
 func (r *remoteRepo) getBlob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
 	var raw []byte
 	err := r.do(ctx, http.MethodGet, r.url(ctx, "blobs", d.String()), "", func(resp *http.Response) error {
-		b, err := readLimited(resp.Body, limit, what+" "+r.name(d.String()))
+		b, err := readLimited(resp.Body, limit, what+" "+r.at(d.String()).String())
 		if err != nil {
 			return err
 		}
@@ -333,9 +337,4 @@ func nextLink(resp *http.Response) string {
 	return ""
 }
 
-func (r *remoteRepo) name(ref string) string {
-	if strings.Contains(ref, ":") {
-		return r.repo.Name() + "@" + ref
-	}
-	return r.repo.Name() + ":" + ref
-}
+func (r *remoteRepo) at(id string) ref.Ref { return at(r.base, id) }

@@ -27,7 +27,7 @@ type schemePolicy struct {
 
 func (s *schemePolicy) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !s.allowed(req.URL.Host) {
-		return nil, fmt.Errorf("refusing plain HTTP to %s: it is not a loopback address; pass --insecure-registry %s if it really serves HTTP", req.URL.Host, req.URL.Host)
+		return nil, &PlainHTTPError{Host: req.URL.Host}
 	}
 	return s.next.RoundTrip(req)
 }
@@ -123,7 +123,15 @@ type TimeoutError struct {
 }
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("%s did not answer within %s: the registry is stalled or unreachable; retry later or raise --timeout", e.Host, e.Timeout)
+	return fmt.Sprintf("%s did not answer within %s: the registry is stalled or unreachable; retry later or allow more time", e.Host, e.Timeout)
+}
+
+// PlainHTTPError says plain HTTP was refused to a host that is neither
+// loopback nor named with [WithInsecure].
+type PlainHTTPError struct{ Host string }
+
+func (e *PlainHTTPError) Error() string {
+	return fmt.Sprintf("refusing plain HTTP to %s: it is not a loopback address; allow it as an insecure registry only if it really serves HTTP", e.Host)
 }
 
 func (t *timeout) RoundTrip(req *http.Request) (*http.Response, error) {

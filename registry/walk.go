@@ -20,12 +20,12 @@ const (
 	maxEntries = 10000 // entries in one index
 )
 
-// walk fetches ref from src and everything below it. An error is returned
+// walk fetches id from src and everything below it. An error is returned
 // only when the root cannot be read at all; failures below the root (and a
 // root whose bytes do not match its declared digest) are recorded in the
 // nodes' Err fields for the audit to report.
-func walk(ctx context.Context, src source, ref string) (*tree.Node, error) {
-	f, err := src.manifest(ctx, ref)
+func walk(ctx context.Context, src reader, id string) (*tree.Node, error) {
+	f, err := src.manifest(ctx, id)
 	var mismatch *tree.DigestMismatchError
 	if err != nil && !errors.As(err, &mismatch) {
 		return nil, err
@@ -39,7 +39,7 @@ func walk(ctx context.Context, src source, ref string) (*tree.Node, error) {
 
 // fill parses n.Raw and fetches what n references: an index's children or
 // an image's config.
-func fill(ctx context.Context, src source, n *tree.Node, depth int) {
+func fill(ctx context.Context, src reader, n *tree.Node, depth int) {
 	mt, err := classify(n.Raw, n.Descriptor.MediaType)
 	if err != nil {
 		n.Err = err
@@ -74,7 +74,7 @@ func fill(ctx context.Context, src source, n *tree.Node, depth int) {
 	n.Config = cfg
 }
 
-func fillIndex(ctx context.Context, src source, n *tree.Node, depth int) {
+func fillIndex(ctx context.Context, src reader, n *tree.Node, depth int) {
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(n.Raw))
 	if err != nil {
 		n.Err = fmt.Errorf("%w: index %s does not parse: %v", ErrBadResponse, n.Descriptor.Digest, err)

@@ -8,17 +8,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // tagsOf writes references as "repo:tag", without the host.
-func tagsOf(host string, refs []string) string {
+func tagsOf(host string, refs []ref.Ref) string {
 	var out []string
 	for _, r := range refs {
-		out = append(out, strings.TrimPrefix(r, host+"/"))
+		if r.Registry != host {
+			return "a reference on another host: " + r.String()
+		}
+		out = append(out, r.Repository+":"+r.Tag)
 	}
 	return strings.Join(out, " ")
 }
@@ -29,7 +33,7 @@ func TestCatalogWalksEveryRepository(t *testing.T) {
 	for _, ref := range []string{"b/app:1", "a/app:1", "a/app:2", "a/app:sha256-" + strings.Repeat("ab", 32) + ".sig"} {
 		e.Push(ref, img)
 	}
-	refs, err := newClient(t).Expand(context.Background(), e.Host+"/")
+	refs, err := newClient(t).Expand(context.Background(), mustRef(t, e.Host+"/"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +59,7 @@ func TestTagFilter(t *testing.T) {
 		{registry.TagFilter{Include: regexp.MustCompile(`^sha256-`), Signatures: true}, "app:" + sig},
 	}
 	for _, tt := range tests {
-		refs, err := newClient(t, registry.WithTagFilter(tt.filter)).Expand(context.Background(), e.Host+"/app")
+		refs, err := newClient(t, registry.WithTagFilter(tt.filter)).Expand(context.Background(), mustRef(t, e.Host+"/app"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +68,7 @@ func TestTagFilter(t *testing.T) {
 		}
 	}
 	// A tag named explicitly is audited whatever the filter says.
-	refs, _ := newClient(t, registry.WithTagFilter(registry.TagFilter{Exclude: regexp.MustCompile(".")})).Expand(context.Background(), e.Host+"/app:latest")
+	refs, _ := newClient(t, registry.WithTagFilter(registry.TagFilter{Exclude: regexp.MustCompile(".")})).Expand(context.Background(), mustRef(t, e.Host+"/app:latest"))
 	if len(refs) != 1 {
 		t.Errorf("an explicit tag was filtered out: %v", refs)
 	}
@@ -85,7 +89,7 @@ func TestCatalogPaginationAndRefusal(t *testing.T) {
 		}
 	})
 	c := newClient(t)
-	refs, err := c.Expand(context.Background(), host+"/")
+	refs, err := c.Expand(context.Background(), mustRef(t, host+"/"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +104,7 @@ func TestCatalogPaginationAndRefusal(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"catalog disabled"}]}`)
 	})
-	_, err = newClient(t).Expand(context.Background(), refusing+"/")
+	_, err = newClient(t).Expand(context.Background(), mustRef(t, refusing+"/"))
 	if err == nil || !strings.Contains(err.Error(), "does not let mlaudit list its repositories") || !strings.Contains(err.Error(), "name the repositories") {
 		t.Errorf("a refused catalog should say what to do: %v", err)
 	}

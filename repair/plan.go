@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // Action says what a plan does with one entry.
@@ -43,8 +44,8 @@ type Row struct {
 	Digest string `json:"digest,omitempty"`
 	// Source is the reference the entry comes from: the target itself for
 	// existing entries.
-	Source string `json:"source"`
-	Action Action `json:"action"`
+	Source ref.Ref `json:"source"`
+	Action Action  `json:"action"`
 	// Reason says why, in a phrase.
 	Reason string `json:"reason"`
 	// Attestation marks attestation manifests.
@@ -55,18 +56,17 @@ type Row struct {
 type Child struct {
 	Digest    v1.Hash
 	MediaType types.MediaType
-	// From is a reference to the repository or OCI layout that holds it
-	// ("registry/repo:tag", "oci:DIR:TAG").
-	From string
+	// From is a reference in the repository or OCI layout that holds it.
+	From ref.Ref
 }
 
 // Plan is a computed repair: what the tag holds now, what it will hold, and
 // why.
 type Plan struct {
 	// Target is the tag made whole.
-	Target string `json:"target"`
-	// Dest is where the result goes: Target, or --to.
-	Dest string `json:"dest"`
+	Target ref.Ref `json:"target"`
+	// Dest is where the result goes: Target, or another tag.
+	Dest ref.Ref `json:"dest"`
 	// OldDigest is what Dest holds now ("" when the tag does not exist).
 	OldDigest string `json:"oldDigest"`
 	// NewDigest and MediaType describe the new index.
@@ -111,4 +111,7 @@ var (
 	// ErrChanged: the tag changed after the plan was made; the tag was
 	// not moved.
 	ErrChanged = errors.New("the tag changed since the plan was made")
+	// ErrNoSources: the target does not exist and nothing was given to
+	// build it from.
+	ErrNoSources = errors.New("nothing to build from")
 )

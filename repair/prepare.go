@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -16,42 +15,48 @@ import (
 type Registry interface {
 	// Fetch reads a reference and everything below it; content that does
 	// not exist gives an error wrapping tree.ErrMissing.
-	Fetch(ctx context.Context, ref string) (*tree.Node, error)
-	// Tags lists the tags of ref's repository (or OCI layout).
-	Tags(ctx context.Context, ref string) ([]string, error)
-	// TagOf returns ref's tag.
-	TagOf(ref string) (string, error)
-	// WithTag returns a reference to tag in ref's repository.
-	WithTag(ref, tag string) (string, error)
+	Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error)
+	// Tags lists the tags of r's repository (or OCI layout).
+	Tags(ctx context.Context, r ref.Ref) ([]string, error)
 	Writer
 }
 
 // Request is a repair as a user asks for it.
 type Request struct {
 	// Target is the tag to make whole.
-	Target string
+	Target ref.Ref
 	// From lists images or indexes to take platforms from.
-	From []string
+	From []ref.Ref
 	// PerArch lists per-arch tag templates ("{tag}-{arch}"): the sibling
 	// tags of Target they name become sources too.
 	PerArch []string
-	// To, when set, is where the result goes instead of Target.
-	To string
+	// To, when set (not the zero Ref), is where the result goes instead of
+	// Target.
+	To ref.Ref
 	// Require, Fix and PreferSources are as in Input.
-	Require       []specs.Platform
+	Require       []platform.Platform
 	Fix           bool
 	PreferSources bool
 }
 
-// Prepare fetches what req needs and builds its plan. Sources named with
-// --from come first, then per-arch siblings in template order.
+// ErrNotATag: a repair's target or destination is not a tag. A tag is what
+// moves.
+var ErrNotATag = errors.New("not a tag")
+
+// Prepare fetches what req needs and builds its plan. Sources named in
+// From come first, then per-arch siblings in template order.
 func Prepare(ctx context.Context, r Registry, req Request) (*Plan, error) {
+	for _, t := range []ref.Ref{req.Target, req.To} {
+		if t.Scheme != "" && (t.Tag == "" || t.Digest != "") {
+			return nil, fmt.Errorf("%w: %s: repair a tag, not a digest or a whole repository: the tag is what moves", ErrNotATag, t.Written())
+		}
+	}
 	in := Input{Target: req.Target, Require: req.Require, Fix: req.Fix, PreferSources: req.PreferSources}
 	var err error
 	if in.Current, err = fetchIfExists(ctx, r, req.Target); err != nil {
 		return nil, err
 	}
-	if req.To != "" && req.To != req.Target {
+	if req.To.Scheme != "" && !req.To.Equal(req.Target) {
 		in.Dest = req.To
 		if in.DestCurrent, err = fetchIfExists(ctx, r, req.To); err != nil {
 			return nil, err
@@ -60,37 +65,33 @@ func Prepare(ctx context.Context, r Registry, req Request) (*Plan, error) {
 	if in.Tags, err = r.Tags(ctx, req.Target); err != nil {
 		return nil, err
 	}
-	refs := append([]string(nil), req.From...)
+	refs := append([]ref.Ref(nil), req.From...)
 	if len(req.PerArch) > 0 {
-		tag, err := r.TagOf(req.Target)
-		if err != nil {
-			return nil, err
-		}
-		siblings, err := platform.PerArchTags(tag, req.PerArch, in.Tags)
+		siblings, err := platform.PerArchTags(req.Target.Tag, req.PerArch, in.Tags)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range siblings {
-			ref, err := r.WithTag(req.Target, s)
+			sib, err := req.Target.WithTag(s)
 			if err != nil {
 				return nil, err
 			}
-			refs = append(refs, ref)
+			refs = append(refs, sib)
 		}
 	}
-	for _, ref := range refs {
-		n, err := r.Fetch(ctx, ref)
+	for _, src := range refs {
+		n, err := r.Fetch(ctx, src)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", ref, err)
+			return nil, fmt.Errorf("source %s: %w", src.Written(), err)
 		}
-		in.Sources = append(in.Sources, Source{Ref: ref, Node: n})
+		in.Sources = append(in.Sources, Source{Ref: src, Node: n})
 	}
 	return Build(in)
 }
 
-// fetchIfExists fetches ref, or returns nil when it does not exist.
-func fetchIfExists(ctx context.Context, r Registry, ref string) (*tree.Node, error) {
-	n, err := r.Fetch(ctx, ref)
+// fetchIfExists fetches r, or returns nil when it does not exist.
+func fetchIfExists(ctx context.Context, reg Registry, r ref.Ref) (*tree.Node, error) {
+	n, err := reg.Fetch(ctx, r)
 	if errors.Is(err, tree.ErrMissing) {
 		return nil, nil
 	}

@@ -17,12 +17,13 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/repair"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // env is one registry for a repair test.
@@ -50,9 +51,9 @@ func (e *env) prepare(req repair.Request) *repair.Plan {
 	return p
 }
 
-func (e *env) resolve(ref string) string {
+func (e *env) resolve(r ref.Ref) string {
 	e.T.Helper()
-	d, err := e.Client.Resolve(context.Background(), ref)
+	d, err := e.Client.Resolve(context.Background(), r)
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -97,11 +98,11 @@ func codes(fs []audit.Finding) string {
 }
 
 // auditClean audits ref as it is now and fails on any finding or error.
-func (e *env) auditClean(ref, req string) *audit.Result {
+func (e *env) auditClean(at ref.Ref, req string) *audit.Result {
 	e.T.Helper()
-	r := audit.Run(context.Background(), testregistry.Client(e.T), []audit.Target{{Name: ref, Require: require(e.T, req)}}, audit.Options{})
+	r := audit.Run(context.Background(), testregistry.Client(e.T), []audit.Target{{Ref: at, Require: require(e.T, req)}}, audit.Options{})
 	if len(r.Errors) > 0 || len(r.Findings) > 0 {
-		e.T.Fatalf("%s is not clean after the repair: errors %v, findings %v", ref, r.Errors, r.Findings)
+		e.T.Fatalf("%s is not clean after the repair: errors %v, findings %v", at, r.Errors, r.Findings)
 	}
 	return r
 }
@@ -128,17 +129,17 @@ func testAIBrix(t *testing.T, e *env) {
 		t.Fatal("Prepare must write nothing")
 	}
 	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
-	applied, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-backup-{date}", Tag: "v1", Now: now})
+	applied, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-backup-{date}", Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !applied.Moved || e.resolve(target) != p.NewDigest {
 		t.Fatalf("the tag should hold the new index %s, holds %s", p.NewDigest, e.resolve(target))
 	}
-	if applied.Backup != e.Host+"/runtime:v1-backup-20261123" || e.resolve(applied.Backup) != old {
+	if applied.Backup == nil || applied.Backup.String() != e.Host+"/runtime:v1-backup-20261123" || e.resolve(*applied.Backup) != old {
 		t.Errorf("backup %s should hold the old index %s", applied.Backup, old)
 	}
-	if _, err := e.Client.Fetch(context.Background(), e.Host+"/runtime@"+old); err != nil {
+	if _, err := e.Client.Fetch(context.Background(), target.WithDigest(old)); err != nil {
 		t.Errorf("the old index must stay fetchable by digest: %v", err)
 	}
 	e.auditClean(target, "linux/amd64,linux/arm64")
@@ -151,7 +152,7 @@ func TestKomodoWrongSourceIsRejected(t *testing.T) {
 	amd := e.Image("linux/amd64", stories.OCI, "periphery")
 	source := e.Push("periphery:latest-aarch64", e.Image("linux/amd64", stories.OCI, "built on amd64"))
 	target := e.Push("periphery:latest", e.Index(stories.OCI, entry(amd, "linux/amd64")))
-	p := e.prepare(repair.Request{Target: target, From: []string{source}, Require: require(t, "linux/amd64,linux/arm64")})
+	p := e.prepare(repair.Request{Target: target, From: []ref.Ref{source}, Require: require(t, "linux/amd64,linux/arm64")})
 	if got, want := rows(p), "keep linux/amd64, reject linux/amd64"; got != want {
 		t.Fatalf("rows = %s, want %s", got, want)
 	}
@@ -193,7 +194,7 @@ func TestWrongEntries(t *testing.T) {
 			req := repair.Request{Target: target, Fix: tt.fix, Require: require(t, "linux/amd64,linux/arm64")}
 			if tt.from {
 				arm := e.Image("linux/arm64", stories.OCI, "app")
-				req.From = []string{e.Push("app:1-arm64", e.Index(stories.OCI, entry(arm, "linux/arm64"), e.Attest(arm)))}
+				req.From = []ref.Ref{e.Push("app:1-arm64", e.Index(stories.OCI, entry(arm, "linux/arm64"), e.Attest(arm)))}
 			}
 			p := e.prepare(req)
 			if got := rows(p); got != tt.wantRows {
@@ -218,7 +219,7 @@ func TestMissingChild(t *testing.T) {
 		t.Errorf("--fix alone drops the entry and is then missing arm64: rows %s, ok %v", got, p.OK())
 	}
 	source := e.Push("other:arm64", e.Image("linux/arm64", stories.OCI, "rebuilt"))
-	p = e.prepare(repair.Request{Target: target, From: []string{source}, Require: req})
+	p = e.prepare(repair.Request{Target: target, From: []ref.Ref{source}, Require: req})
 	if got := rows(p); got != "keep linux/amd64, replace linux/arm64" || !p.OK() {
 		t.Fatalf("a source replaces the missing child: rows %s, findings %v", got, p.Findings)
 	}
@@ -231,8 +232,8 @@ func TestMissingChild(t *testing.T) {
 func TestNewTagFromSourcesAcrossRepositories(t *testing.T) {
 	e := newEnv(t)
 	amd, arm := e.Image("linux/amd64", stories.Docker, "legacy"), e.Image("linux/arm/v7", stories.Docker, "legacy")
-	sources := []string{e.Push("legacy/app:amd64-1.0", amd), e.Push("legacy/app:arm32v7-1.0", arm)}
-	target := e.Host + "/new/app:1.0"
+	sources := []ref.Ref{e.Push("legacy/app:amd64-1.0", amd), e.Push("legacy/app:arm32v7-1.0", arm)}
+	target := e.Ref("new/app:1.0")
 	p := e.prepare(repair.Request{Target: target, From: sources, Require: require(t, "linux/amd64,linux/arm/v7")})
 	if p.OldDigest != "" || rows(p) != "add linux/amd64, add linux/arm/v7" || p.MediaType != string(types.DockerManifestList) {
 		t.Fatalf("plan: old %q rows %s type %s", p.OldDigest, rows(p), p.MediaType)
@@ -241,7 +242,7 @@ func TestNewTagFromSourcesAcrossRepositories(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.auditClean(target, "linux/amd64,linux/arm/v7")
-	if d := e.resolve(e.Host + "/new/app:1.0-old"); d != "" {
+	if d := e.resolve(e.Ref("new/app:1.0-old")); d != "" {
 		t.Errorf("no backup is made of a tag that did not exist, got %s", d)
 	}
 }
@@ -250,9 +251,9 @@ func TestToLayoutAndSingleImageTarget(t *testing.T) {
 	e := newEnv(t)
 	target := e.Push("single:1", e.Image("linux/amd64", stories.OCI, "single"))
 	source := e.Push("single:1-arm64", e.Image("linux/arm64", stories.OCI, "single"))
-	dest := "oci:" + filepath.Join(t.TempDir(), "out") + ":1"
-	p := e.prepare(repair.Request{Target: target, From: []string{source}, To: dest, Require: require(t, "linux/amd64,linux/arm64")})
-	if rows(p) != "add linux/arm64, keep linux/amd64" || p.Dest != dest {
+	dest := storytest.Parse(t, "oci:"+filepath.Join(t.TempDir(), "out")+":1")
+	p := e.prepare(repair.Request{Target: target, From: []ref.Ref{source}, To: dest, Require: require(t, "linux/amd64,linux/arm64")})
+	if rows(p) != "add linux/arm64, keep linux/amd64" || !p.Dest.Equal(dest) {
 		t.Fatalf("rows %s dest %s", rows(p), p.Dest)
 	}
 	if _, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{}); err != nil {
@@ -278,7 +279,7 @@ func TestAnnotationsPreferSourcesAndSignatureNotes(t *testing.T) {
 	if p.Changed || rows(p) != "keep linux/amd64, keep linux/arm64, skip linux/amd64" {
 		t.Errorf("a correct entry is kept over a source: changed %v rows %s", p.Changed, rows(p))
 	}
-	p = e.prepare(repair.Request{Target: target, From: []string{newer}, PreferSources: true})
+	p = e.prepare(repair.Request{Target: target, From: []ref.Ref{newer}, PreferSources: true})
 	if rows(p) != "keep linux/arm64, replace linux/amd64" {
 		t.Errorf("--prefer-sources replaces it: rows %s", rows(p))
 	}
@@ -294,11 +295,11 @@ func TestAnnotationsPreferSourcesAndSignatureNotes(t *testing.T) {
 // index is pushed: another job won the race.
 type movingWriter struct {
 	*registry.Client
-	target string
+	target ref.Ref
 	other  v1.Image
 }
 
-func (m *movingWriter) PushIndex(ctx context.Context, dest string, raw []byte, mt types.MediaType, from func(v1.Hash) string) error {
+func (m *movingWriter) PushIndex(ctx context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error {
 	if err := m.Client.PushIndex(ctx, dest, raw, mt, from); err != nil {
 		return err
 	}
@@ -322,10 +323,10 @@ func testConcurrentMove(t *testing.T, e *env) {
 	if got := e.resolve(target); got != otherDigest.String() {
 		t.Errorf("the tag must keep the other job's push %s, holds %s", otherDigest, got)
 	}
-	if got := e.resolve(e.Host + "/race:1-bak"); got != "" {
+	if got := e.resolve(e.Ref("race:1-bak")); got != "" {
 		t.Errorf("no backup tag is written when the tag changed, got %s", got)
 	}
-	if _, err := e.Client.Fetch(context.Background(), e.Host+"/race@"+p.NewDigest); err != nil {
+	if _, err := e.Client.Fetch(context.Background(), target.WithDigest(p.NewDigest)); err != nil {
 		t.Errorf("the new index is pushed by digest before the check: %v", err)
 	}
 }
@@ -339,7 +340,7 @@ func TestBackupTagNeverOverwritesAnotherManifest(t *testing.T) {
 	held := e.resolve(taken)
 	old := e.resolve(target)
 	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
-	_, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-old", Tag: "1"})
+	_, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-old"})
 	if err == nil || !strings.Contains(err.Error(), "already holds") {
 		t.Fatalf("err = %v, want a refusal to overwrite the backup tag", err)
 	}
@@ -355,14 +356,14 @@ func TestAcrossRegistries(t *testing.T) {
 	amd := src.Push("team/app:amd64", src.Image("linux/amd64", stories.OCI, "across"))
 	arm := src.Push("team/app:arm64", src.Image("linux/arm64", stories.OCI, "across"))
 	dst := &env{storytest.NewEnv(t, testregistry.Distribution(t))}
-	target := dst.Host + "/mirror/app:1"
-	p := dst.prepare(repair.Request{Target: target, From: []string{amd, arm}, Require: require(t, "linux/amd64,linux/arm64")})
+	target := dst.Ref("mirror/app:1")
+	p := dst.prepare(repair.Request{Target: target, From: []ref.Ref{amd, arm}, Require: require(t, "linux/amd64,linux/arm64")})
 	if _, err := repair.Apply(context.Background(), dst.Client, p, repair.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	dst.auditClean(target, "linux/amd64,linux/arm64")
 	// The layers came along: the image can be read whole from the new home.
-	img, err := remote.Image(mustRef(t, dst.Host+"/mirror/app@"+p.Children[0].Digest.String()))
+	img, err := remote.Image(ggcrRef(t, dst.Host+"/mirror/app@"+p.Children[0].Digest.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,9 +378,11 @@ func TestAcrossRegistries(t *testing.T) {
 	rc.Close()
 }
 
-func mustRef(t *testing.T, ref string) name.Reference {
+// ggcrRef is a reference as go-containerregistry names it, to read what a
+// repair wrote with another client than mlaudit's.
+func ggcrRef(t *testing.T, s string) name.Reference {
 	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
+	r, err := name.ParseReference(s, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}

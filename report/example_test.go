@@ -4,14 +4,19 @@ import (
 	"os"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/report"
 )
 
 // A Windows list whose newer entry's config names the older os.version.
 func ExampleRender() {
+	agent, err := ref.Parse("registry.example.com/tools/agent:2.0")
+	if err != nil {
+		panic(err)
+	}
 	r := &audit.Result{
 		Images: []audit.Image{{
-			Ref:       "registry.example.com/tools/agent:2.0",
+			Ref:       agent,
 			Digest:    "sha256:5f1d0c2a9e8b7f6a5d4c3b2a19080706050403020100ffeeddccbbaa99887766",
 			MediaType: "application/vnd.docker.distribution.manifest.list.v2+json",
 			Platforms: []audit.PlatformEntry{
@@ -20,7 +25,7 @@ func ExampleRender() {
 			},
 		}},
 		Findings: []audit.Finding{{
-			Ref: "registry.example.com/tools/agent:2.0", Code: audit.PlatformMismatch, Severity: audit.Error,
+			Ref: agent, Code: audit.PlatformMismatch, Severity: audit.Error,
 			Platform: "windows(10.0.20348.2227)/amd64",
 			Message:  "the index lists sha256:9f8e7d6c5b4a as windows(10.0.20348.2227)/amd64 but its config says windows(10.0.17763.5458)/amd64",
 			Hint:     audit.PlatformMismatch.Info().Hint,

@@ -140,8 +140,8 @@ func TestJUnitParsesStrictly(t *testing.T) {
 	for _, c := range doc.Suites[0].Cases {
 		failing[c.Name] = len(c.Failures) > 0
 	}
-	ref := fixed().Images[0].Ref
-	if !failing[ref] || !failing[ref+" linux/arm/v7"] || failing[ref+" linux/amd64"] {
+	name := fixed().Images[0].Ref.String()
+	if !failing[name] || !failing[name+" linux/arm/v7"] || failing[name+" linux/amd64"] {
 		t.Errorf("failing cases = %v: the image and its missing arm/v7 fail, present amd64 passes", failing)
 	}
 }
@@ -158,9 +158,9 @@ func contains(list []string, s string) bool {
 func TestSARIFValidatesAgainstTheSchema(t *testing.T) {
 	withPort := fixed()
 	for i := range withPort.Findings {
-		withPort.Findings[i].Ref = "127.0.0.1:5000/app@sha256:" + strings.Repeat("0", 64)
+		withPort.Findings[i].Ref = mustRef("127.0.0.1:5000/app@sha256:" + strings.Repeat("0", 64))
 	}
-	withPort.Findings[0].Ref = "oci:./out:docker.io/library/app:1.0"
+	withPort.Findings[0].Ref = mustRef("oci:./out:docker.io/library/app:1.0")
 	if err := report.SARIF(withPort).Validate(); err != nil {
 		t.Fatalf("references with a port, a digest or a layout must give valid URIs: %v", err)
 	}
@@ -180,7 +180,7 @@ func TestSARIFValidatesAgainstTheSchema(t *testing.T) {
 		t.Fatalf("%d results, want %d", len(run.Results), len(r.Findings))
 	}
 	res := run.Results[0]
-	if *res.RuleID != "missing-platform" || res.Level != "error" || *res.Locations[0].PhysicalLocation.ArtifactLocation.URI != "docker://"+r.Images[0].Ref {
+	if *res.RuleID != "missing-platform" || res.Level != "error" || *res.Locations[0].PhysicalLocation.ArtifactLocation.URI != "docker://"+r.Images[0].Ref.String() {
 		t.Errorf("result 0 = rule %s level %s at %s", *res.RuleID, res.Level, *res.Locations[0].PhysicalLocation.ArtifactLocation.URI)
 	}
 	help := run.Tool.Driver.Rules[0].Help
@@ -223,7 +223,7 @@ func TestPrometheusParses(t *testing.T) {
 		{"mlaudit_findings", map[string]string{"repository": repo, "code": "missing-platform", "severity": "error"}, 1},
 		{"mlaudit_findings", map[string]string{"repository": repo, "code": "digest-mismatch", "severity": "error"}, 0},
 		{"mlaudit_images_audited", map[string]string{"repository": repo}, 1},
-		{"mlaudit_image_platforms", map[string]string{"image": r.Images[0].Ref}, 1},
+		{"mlaudit_image_platforms", map[string]string{"image": r.Images[0].Ref.String()}, 1},
 		{"mlaudit_targets_not_audited", nil, 1},
 		{"mlaudit_audit_duration_seconds", nil, 0.042},
 		{"mlaudit_last_run_timestamp_seconds", nil, float64(r.Stats.StartedAt.Unix())},

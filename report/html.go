@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 //go:embed html.tmpl
@@ -15,9 +16,9 @@ var htmlTemplate string
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{"breakable": breakable}).Parse(htmlTemplate))
 
 // breakable lets a long reference wrap after its slashes and colons only.
-func breakable(ref string) template.HTML {
+func breakable(at ref.Ref) template.HTML {
 	var b strings.Builder
-	for _, r := range ref {
+	for _, r := range at.String() {
 		b.WriteString(template.HTMLEscapeString(string(r)))
 		if r == '/' || r == ':' {
 			b.WriteString("<wbr>")
@@ -39,7 +40,7 @@ var htmlLabel = map[string]string{
 type htmlCell struct{ Class, Label, Platform string }
 
 type htmlRow struct {
-	Ref      string
+	Ref      ref.Ref
 	Cells    []htmlCell
 	Findings []audit.Finding
 }

@@ -57,14 +57,11 @@ func renderJUnit(w io.Writer, r *audit.Result) error {
 	if !r.Stats.StartedAt.IsZero() {
 		suite.Timestamp = r.Stats.StartedAt.Format("2006-01-02T15:04:05")
 	}
-	byRef := map[string][]audit.Finding{}
-	for _, f := range r.Findings {
-		byRef[f.Ref] = append(byRef[f.Ref], f)
-	}
+	byRef := findingsByRef(r.Findings)
 	for _, img := range r.Images {
-		c := junitCase{Name: img.Ref, Classname: repository(img.Ref), Time: "0"}
+		c := junitCase{Name: img.Ref.String(), Classname: img.Ref.Repo().String(), Time: "0"}
 		var warnings []string
-		for _, f := range byRef[img.Ref] {
+		for _, f := range byRef[img.Ref.String()] {
 			if f.Severity == audit.Error {
 				c.Failures = append(c.Failures, problem(f))
 			} else {
@@ -74,16 +71,16 @@ func renderJUnit(w io.Writer, r *audit.Result) error {
 		c.SystemOut = strings.Join(warnings, "\n")
 		suite.Cases = append(suite.Cases, c)
 		for _, req := range img.Required {
-			pc := junitCase{Name: img.Ref + " " + req, Classname: repository(img.Ref), Time: "0"}
+			pc := junitCase{Name: img.Ref.String() + " " + req, Classname: img.Ref.Repo().String(), Time: "0"}
 			if state := cellOf(img, req); state != cellPresent {
-				pc.Failures = append(pc.Failures, platformProblem(req, state, byRef[img.Ref]))
+				pc.Failures = append(pc.Failures, platformProblem(req, state, byRef[img.Ref.String()]))
 			}
 			suite.Cases = append(suite.Cases, pc)
 		}
 	}
 	// References compared but not audited (mirror copies) with findings.
 	for _, f := range newMatrix(r).Others {
-		c := junitCase{Name: f.Ref, Classname: repository(f.Ref), Time: "0"}
+		c := junitCase{Name: f.Ref.String(), Classname: f.Ref.Repo().String(), Time: "0"}
 		if f.Severity == audit.Error {
 			c.Failures = append(c.Failures, problem(f))
 		} else {
@@ -92,7 +89,7 @@ func renderJUnit(w io.Writer, r *audit.Result) error {
 		suite.Cases = append(suite.Cases, c)
 	}
 	for _, e := range r.Errors {
-		suite.Cases = append(suite.Cases, junitCase{Name: e.Ref, Classname: repository(e.Ref), Time: "0",
+		suite.Cases = append(suite.Cases, junitCase{Name: e.Ref.String(), Classname: e.Ref.Repo().String(), Time: "0",
 			Errors: []junitProblem{{Message: "not audited", Type: "error", Text: e.Message}}})
 	}
 	for _, c := range suite.Cases {
@@ -133,17 +130,6 @@ func platformProblem(req, state string, findings []audit.Finding) junitProblem {
 
 func problem(f audit.Finding) junitProblem {
 	return junitProblem{Message: string(f.Code) + ": " + f.Message, Type: string(f.Code), Text: "fix: " + f.Hint}
-}
-
-// repository is a reference without its tag or digest, as a test class.
-func repository(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		return ref[:i]
-	}
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[:i]
-	}
-	return ref
 }
 
 func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }

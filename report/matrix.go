@@ -59,21 +59,18 @@ func newMatrix(r *audit.Result) matrix {
 	}
 	sort.Strings(m.Platforms[required:])
 
-	byRef := map[string][]audit.Finding{}
-	for _, f := range r.Findings {
-		byRef[f.Ref] = append(byRef[f.Ref], f)
-	}
+	byRef := findingsByRef(r.Findings)
 	imaged := map[string]bool{}
 	for _, img := range r.Images {
-		imaged[img.Ref] = true
+		imaged[img.Ref.String()] = true
 	}
 	for _, f := range r.Findings {
-		if !imaged[f.Ref] {
+		if !imaged[f.Ref.String()] {
 			m.Others = append(m.Others, f)
 		}
 	}
 	for _, img := range r.Images {
-		row := matrixRow{Image: img, Cells: make([]string, len(m.Platforms)), Findings: byRef[img.Ref]}
+		row := matrixRow{Image: img, Cells: make([]string, len(m.Platforms)), Findings: byRef[img.Ref.String()]}
 		for i, col := range m.Platforms {
 			row.Cells[i] = cellOf(img, col)
 		}
@@ -123,4 +120,13 @@ func rank(state string) int {
 		return 4
 	}
 	return 0
+}
+
+// findingsByRef groups findings by the canonical form of their reference.
+func findingsByRef(findings []audit.Finding) map[string][]audit.Finding {
+	by := map[string][]audit.Finding{}
+	for _, f := range findings {
+		by[f.Ref.String()] = append(by[f.Ref.String()], f)
+	}
+	return by
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/repair"
 )
 
@@ -29,15 +30,15 @@ func RenderPlan(w io.Writer, f Format, p *repair.Plan, applied *repair.Applied) 
 // reason for each row, what the result would still break, and notes.
 func renderPlanTable(w io.Writer, p *repair.Plan) error {
 	pr := &printer{w: w}
-	pr.line("Repair plan for " + p.Target)
-	if p.Dest != p.Target {
-		pr.line("  writing to " + p.Dest)
+	pr.line("Repair plan for " + p.Target.String())
+	if !p.Dest.Equal(p.Target) {
+		pr.line("  writing to " + p.Dest.String())
 	}
 	before := "nothing (the tag does not exist)"
 	if p.OldDigest != "" {
-		before = fmt.Sprintf("%s sha256:%s", kindOf(string(p.OldMediaType)), short(p.OldDigest))
+		before = kindOf(string(p.OldMediaType)) + " " + ref.ShortDigest(p.OldDigest)
 	}
-	after := fmt.Sprintf("%s sha256:%s", kindOf(p.MediaType), short(p.NewDigest))
+	after := kindOf(p.MediaType) + " " + ref.ShortDigest(p.NewDigest)
 	if !p.Changed {
 		after += " (unchanged)"
 	}
@@ -52,7 +53,7 @@ func renderPlanTable(w io.Writer, p *repair.Plan) error {
 		if r.Attestation {
 			plat = "(attestation)"
 		}
-		if err := t.Append([]string{string(r.Action), cell(plat), orDash(short(r.Digest)), foldRef(from(p, r.Source), 30)}); err != nil {
+		if err := t.Append([]string{string(r.Action), cell(plat), orDash(ref.ShortHex(r.Digest)), foldRef(from(p, r.Source), 30)}); err != nil {
 			return err
 		}
 	}
@@ -63,7 +64,7 @@ func renderPlanTable(w io.Writer, p *repair.Plan) error {
 	for _, r := range p.Rows {
 		plat := r.Platform
 		if r.Attestation {
-			plat = "attestation " + short(r.Digest)
+			plat = "attestation " + ref.ShortHex(r.Digest)
 		}
 		pr.wrapped(fmt.Sprintf("  %-7s ", r.Action), plat+": "+r.Reason)
 	}
@@ -88,18 +89,46 @@ func renderPlanTable(w io.Writer, p *repair.Plan) error {
 
 // from names where an entry comes from, briefly: the tag itself, another
 // tag of the same repository (":tag"), or a full reference.
-func from(p *repair.Plan, source string) string {
-	if source == p.Target {
+func from(p *repair.Plan, source ref.Ref) string {
+	if source.Equal(p.Target) {
 		return "(this tag)"
 	}
-	j := strings.LastIndex(p.Target, ":")
-	if j < 0 {
-		return source
+	return source.Brief(p.Target)
+}
+
+// RenderApplied says what applying a repair moved, how to put it back,
+// and the audit of the result. It writes nothing for a dry run.
+func RenderApplied(w io.Writer, o *repair.Outcome) error {
+	if o.Applied == nil {
+		return nil
 	}
-	if i := strings.LastIndex(source, ":"); i > 0 && source[:i] == p.Target[:j] {
-		return source[i:]
+	pr := &printer{w: w}
+	a, dest := o.Applied, o.Plan.Dest
+	if !a.Moved {
+		pr.line(dest.String() + " already holds this index; nothing was written.")
+	} else {
+		pr.line(fmt.Sprintf("Applied: %s now holds %s (it held %s).", dest, a.NewDigest, orNothing(a.OldDigest)))
+		if a.Backup != nil {
+			pr.line("The old index is kept as " + a.Backup.String() + ".")
+		}
+		if a.OldDigest != "" && dest.Scheme == ref.Registry {
+			pr.line(fmt.Sprintf("To put it back: crane tag %s %s", dest.WithDigest(a.OldDigest), dest.Tag))
+		}
 	}
-	return source
+	pr.line("")
+	if pr.err != nil || o.Audit == nil {
+		return pr.err
+	}
+	pr.line("Audited again:")
+	pr.line("")
+	return Render(w, Table, o.Audit)
+}
+
+func orNothing(digest string) string {
+	if digest == "" {
+		return "nothing"
+	}
+	return digest
 }
 
 // foldRef breaks a long reference after its slashes into lines of at most

@@ -37,21 +37,21 @@ func renderPrometheus(w io.Writer, r *audit.Result) error {
 		for _, img := range r.Images {
 			// Every code has a series per repository, zero when clean, so
 			// alerts see a value rather than an absence.
-			findings.WithLabelValues(repository(img.Ref), string(info.Code), info.Severity.String())
+			findings.WithLabelValues(img.Ref.Repo().String(), string(info.Code), info.Severity.String())
 		}
 	}
 	for _, f := range r.Findings {
-		findings.WithLabelValues(repository(f.Ref), string(f.Code), f.Severity.String()).Inc()
+		findings.WithLabelValues(f.Ref.Repo().String(), string(f.Code), f.Severity.String()).Inc()
 	}
 	for _, img := range r.Images {
-		images.WithLabelValues(repository(img.Ref)).Inc()
+		images.WithLabelValues(img.Ref.Repo().String()).Inc()
 		n := 0
 		for _, p := range img.Platforms {
 			if !p.Attestation && p.Status == audit.StatusOK {
 				n++
 			}
 		}
-		present.WithLabelValues(img.Ref).Set(float64(n))
+		present.WithLabelValues(img.Ref.String()).Set(float64(n))
 	}
 	notAudited.Set(float64(len(r.Errors)))
 	duration.Set(float64(r.Stats.DurationMs) / 1000)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -44,11 +45,14 @@ func Formats() []string {
 	return out
 }
 
-// ParseFormat checks a format name, as given to --format.
+// ErrUnknownFormat is wrapped by the errors of [ParseFormat].
+var ErrUnknownFormat = errors.New("unknown report format")
+
+// ParseFormat checks a format name.
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(strings.TrimSpace(s)))
 	if _, ok := renderers[f]; !ok {
-		return "", fmt.Errorf("--format %q: unknown format; use one of %s", s, strings.Join(Formats(), ", "))
+		return "", fmt.Errorf("%w %q: use one of %s", ErrUnknownFormat, s, strings.Join(Formats(), ", "))
 	}
 	return f, nil
 }

@@ -7,17 +7,27 @@ import (
 	"testing"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/repair"
 	"github.com/mlaudit/mlaudit/report"
 )
 
+// mustRef parses a reference the test wrote.
+func mustRef(s string) ref.Ref {
+	r, err := ref.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
 // sample is a result with every kind of row: a healthy entry, a mismatch,
 // a missing platform, an attestation, a finding and an error.
 func sample() *audit.Result {
-	ref := "registry.example.com/a/rather/long/repository/name:v1.2.3-release-candidate"
+	at := mustRef("registry.example.com/a/rather/long/repository/name:v1.2.3-release-candidate")
 	return &audit.Result{
 		Images: []audit.Image{{
-			Ref: ref, Digest: "sha256:" + strings.Repeat("ab", 32), MediaType: "application/vnd.oci.image.index.v1+json",
+			Ref: at, Digest: "sha256:" + strings.Repeat("ab", 32), MediaType: "application/vnd.oci.image.index.v1+json",
 			Platforms: []audit.PlatformEntry{
 				{Platform: "linux/amd64", ConfigPlatform: "linux/amd64", Digest: "sha256:" + strings.Repeat("01", 32), Status: audit.StatusOK},
 				{Platform: "windows(10.0.20348.2227)/amd64", ConfigPlatform: "windows(10.0.17763.5458)/amd64", Digest: "sha256:" + strings.Repeat("02", 32), Status: audit.StatusMismatch},
@@ -26,11 +36,11 @@ func sample() *audit.Result {
 			},
 		}},
 		Findings: []audit.Finding{{
-			Ref: ref, Code: audit.MissingPlatform, Severity: audit.Error, Platform: "linux/arm/v7",
+			Ref: at, Code: audit.MissingPlatform, Severity: audit.Error, Platform: "linux/arm/v7",
 			Message: "linux/arm/v7 is required but the index has no entry for it (it has linux/amd64, windows(10.0.20348.2227)/amd64)",
 			Hint:    audit.MissingPlatform.Info().Hint,
 		}},
-		Errors: []audit.TargetError{{Ref: "registry.example.com/gone:1", Message: "fetching manifest registry.example.com/gone:1: GET https://registry.example.com/v2/gone/manifests/1: 404 Not Found (MANIFEST_UNKNOWN: manifest unknown)"}},
+		Errors: []audit.TargetError{{Ref: mustRef("registry.example.com/gone:1"), Message: "fetching manifest registry.example.com/gone:1: GET https://registry.example.com/v2/gone/manifests/1: 404 Not Found (MANIFEST_UNKNOWN: manifest unknown)"}},
 		Stats:  audit.Stats{Requests: map[string]int64{"GET manifest": 3}, RequestsTotal: 3, DurationMs: 42},
 	}
 }
@@ -116,15 +126,15 @@ func TestParseFormat(t *testing.T) {
 
 func TestPlanTableFitsEightyColumns(t *testing.T) {
 	p := &repair.Plan{
-		Target: "ghcr.io/org/runtime:v0.3.0-rc.2", Dest: "ghcr.io/org/runtime:v0.3.0-rc.2",
+		Target: mustRef("ghcr.io/org/runtime:v0.3.0-rc.2"), Dest: mustRef("ghcr.io/org/runtime:v0.3.0-rc.2"),
 		OldDigest: "sha256:" + strings.Repeat("ab", 32), OldMediaType: "application/vnd.docker.distribution.manifest.list.v2+json",
 		NewDigest: "sha256:" + strings.Repeat("cd", 32), MediaType: "application/vnd.oci.image.index.v1+json", Changed: true,
 		Rows: []repair.Row{
-			{Platform: "linux/arm64", Digest: "sha256:" + strings.Repeat("01", 32), Source: "ghcr.io/org/runtime:v0.3.0-rc.2", Action: repair.Keep, Reason: "correct"},
-			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("02", 32), Source: "ghcr.io/org/runtime:v0.3.0-rc.2-amd64", Action: repair.Add, Reason: "missing from the index"},
-			{Platform: "windows(10.0.20348.2227)/amd64", Digest: "sha256:" + strings.Repeat("03", 32), Source: "ghcr.io/org/runtime-windows:ltsc2022", Action: repair.Add, Reason: "missing from the index"},
-			{Platform: "unknown", Digest: "sha256:" + strings.Repeat("04", 32), Source: "ghcr.io/org/runtime:v0.3.0-rc.2", Action: repair.Drop, Reason: "attests sha256:0505050505, which leaves the index", Attestation: true},
-			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("06", 32), Source: "ghcr.io/org/runtime:latest-aarch64", Action: repair.Reject, Reason: `tag-platform-mismatch: tag "latest-aarch64" names arm64 ("aarch64") but the image is linux/amd64`},
+			{Platform: "linux/arm64", Digest: "sha256:" + strings.Repeat("01", 32), Source: mustRef("ghcr.io/org/runtime:v0.3.0-rc.2"), Action: repair.Keep, Reason: "correct"},
+			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("02", 32), Source: mustRef("ghcr.io/org/runtime:v0.3.0-rc.2-amd64"), Action: repair.Add, Reason: "missing from the index"},
+			{Platform: "windows(10.0.20348.2227)/amd64", Digest: "sha256:" + strings.Repeat("03", 32), Source: mustRef("ghcr.io/org/runtime-windows:ltsc2022"), Action: repair.Add, Reason: "missing from the index"},
+			{Platform: "unknown", Digest: "sha256:" + strings.Repeat("04", 32), Source: mustRef("ghcr.io/org/runtime:v0.3.0-rc.2"), Action: repair.Drop, Reason: "attests sha256:0505050505, which leaves the index", Attestation: true},
+			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("06", 32), Source: mustRef("ghcr.io/org/runtime:latest-aarch64"), Action: repair.Reject, Reason: `tag-platform-mismatch: tag "latest-aarch64" names arm64 ("aarch64") but the image is linux/amd64`},
 		},
 		Notes: []string{"tag sha256-abab.sig is attached to the old digest and will not follow a new index: sign or attest ghcr.io/org/runtime:v0.3.0-rc.2 again after applying"},
 	}
@@ -150,7 +160,7 @@ func TestPlanTableFitsEightyColumns(t *testing.T) {
 // still show it.
 func TestFindingsWithoutImagesAreShown(t *testing.T) {
 	r := sample()
-	r.Findings = append(r.Findings, audit.Finding{Ref: "mirror.example.com/org/app:1", Code: audit.MirrorDrift, Severity: audit.Error,
+	r.Findings = append(r.Findings, audit.Finding{Ref: mustRef("mirror.example.com/org/app:1"), Code: audit.MirrorDrift, Severity: audit.Error,
 		Platform: "linux/arm64", Message: "the mirror lacks linux/arm64", Hint: audit.MirrorDrift.Info().Hint})
 	for _, f := range report.Formats() {
 		var b bytes.Buffer

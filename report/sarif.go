@@ -7,6 +7,7 @@ import (
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // renderSARIF writes SARIF 2.1.0 for code-scanning dashboards: one rule per
@@ -40,7 +41,7 @@ func SARIF(r *audit.Result) *sarif.Report {
 		location := sarif.NewLocationWithPhysicalLocation(
 			sarif.NewPhysicalLocation().WithArtifactLocation(sarif.NewArtifactLocation().WithURI(artifactURI(f.Ref))))
 		location.WithLogicalLocations([]*sarif.LogicalLocation{
-			sarif.NewLogicalLocation().WithFullyQualifiedName(f.Ref).WithKind("image"),
+			sarif.NewLogicalLocation().WithFullyQualifiedName(f.Ref.String()).WithKind("image"),
 		})
 		// WithPartialFingerprints, not AddPartialFingerprint: go-sarif's
 		// Add writes into a nil map on a new result.
@@ -48,14 +49,14 @@ func SARIF(r *audit.Result) *sarif.Report {
 			WithLevel(level(f.Severity)).
 			WithMessage(sarif.NewTextMessage(msg + " Fix: " + f.Hint)).
 			AddLocation(location).
-			WithPartialFingerprints(map[string]string{"mlaudit/v1": string(f.Code) + "|" + f.Ref + "|" + f.Platform + "|" + f.Digest})
+			WithPartialFingerprints(map[string]string{"mlaudit/v1": string(f.Code) + "|" + f.Ref.String() + "|" + f.Platform + "|" + f.Digest})
 	}
 	if len(r.Errors) > 0 {
 		inv := sarif.NewInvocation().WithExecutionSuccessful(false)
 		for _, e := range r.Errors {
 			inv.AddToolExecutionNotification(sarif.NewNotification().
 				WithLevel("error").
-				WithMessage(sarif.NewTextMessage(e.Ref + " was not audited: " + e.Message)))
+				WithMessage(sarif.NewTextMessage(e.Ref.String() + " was not audited: " + e.Message)))
 		}
 		run.AddInvocation(inv)
 	} else {
@@ -69,11 +70,11 @@ func SARIF(r *audit.Result) *sarif.Report {
 // references as docker://REF (skopeo's transport syntax; a bare
 // "host:port/repo" does not parse as a URI), layout references as they are
 // (oci:DIR:TAG is already one).
-func artifactURI(ref string) string {
-	if strings.HasPrefix(ref, "oci:") {
-		return ref
+func artifactURI(at ref.Ref) string {
+	if at.Scheme == ref.Layout {
+		return at.String()
 	}
-	return "docker://" + ref
+	return "docker://" + at.String()
 }
 
 func level(s audit.Severity) string {

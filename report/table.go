@@ -11,6 +11,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // width is the column the table report wraps prose at: CI logs and
@@ -23,34 +24,31 @@ const width = 80
 // long references), so it pastes cleanly into any CI log.
 func renderTable(w io.Writer, r *audit.Result) error {
 	p := &printer{w: w}
-	byRef := map[string][]audit.Finding{}
-	for _, f := range r.Findings {
-		byRef[f.Ref] = append(byRef[f.Ref], f)
-	}
+	byRef := findingsByRef(r.Findings)
 	for _, img := range r.Images {
 		p.image(img)
-		for _, f := range byRef[img.Ref] {
+		for _, f := range byRef[img.Ref.String()] {
 			p.finding(f)
 		}
-		delete(byRef, img.Ref)
+		delete(byRef, img.Ref.String())
 		p.line("")
 	}
 	// Findings about references with no image of their own: mirror copies,
 	// which are compared, not audited.
 	for _, f := range r.Findings {
-		if _, ok := byRef[f.Ref]; ok {
-			p.line(f.Ref)
-			for _, g := range byRef[f.Ref] {
+		if _, ok := byRef[f.Ref.String()]; ok {
+			p.line(f.Ref.String())
+			for _, g := range byRef[f.Ref.String()] {
 				p.finding(g)
 			}
-			delete(byRef, f.Ref)
+			delete(byRef, f.Ref.String())
 			p.line("")
 		}
 	}
 	if len(r.Errors) > 0 {
 		p.line("NOT AUDITED")
 		for _, e := range r.Errors {
-			p.line("  " + e.Ref)
+			p.line("  " + e.Ref.String())
 			p.wrapped("    ", e.Message)
 		}
 		p.line("")
@@ -84,8 +82,8 @@ func (p *printer) wrapped(first, s string) {
 }
 
 func (p *printer) image(img audit.Image) {
-	p.line(img.Ref)
-	p.line(fmt.Sprintf("%s sha256:%s", kindOf(img.MediaType), short(img.Digest)))
+	p.line(img.Ref.String())
+	p.line(kindOf(img.MediaType) + " " + ref.ShortDigest(img.Digest))
 	if p.err != nil {
 		return
 	}
@@ -100,7 +98,7 @@ func (p *printer) image(img audit.Image) {
 			platformName = "(attestation)"
 			config = "-"
 		}
-		if err := t.Append([]string{cell(platformName), cell(config), orDash(short(pl.Digest)), strings.ToUpper(pl.Status)}); err != nil {
+		if err := t.Append([]string{cell(platformName), cell(config), orDash(ref.ShortHex(pl.Digest)), strings.ToUpper(pl.Status)}); err != nil {
 			p.err = err
 			return
 		}
@@ -167,17 +165,6 @@ func kindOf(mt string) string {
 		return "unknown type"
 	}
 	return mt
-}
-
-// short abbreviates a digest to 12 hex digits, as docker does.
-func short(d string) string {
-	if i := strings.Index(d, ":"); i >= 0 {
-		d = d[i+1:]
-	}
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
 }
 
 // cell fits a platform into a table cell: a Windows os.version goes on a

@@ -3,6 +3,8 @@ package tree
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/mlaudit/mlaudit/platform"
 )
 
 // Annotation keys BuildKit writes on attestation manifests in an index. No
@@ -63,6 +65,14 @@ func (n *Node) IsAttestation() bool {
 func IsAttestation(d v1.Descriptor) bool {
 	return d.Annotations[AnnotationReferenceType] == AttestationManifest
 }
+
+// Claimed is the platform the parent index claims for n, or nil (a root,
+// or an entry without one).
+func (n *Node) Claimed() *platform.Platform { return platform.FromV1(n.Descriptor.Platform) }
+
+// ConfigPlatform is the platform n's image config states, or nil when no
+// config was read. It may be [platform.Empty].
+func (n *Node) ConfigPlatform() *platform.Platform { return platform.OfConfig(n.Config) }
 
 // MediaType is the node's media type: the manifest's own mediaType field
 // when it has one, else the descriptor's.

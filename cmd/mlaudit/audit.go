@@ -14,20 +14,15 @@ import (
 )
 
 type auditFlags struct {
-	require     string
+	policyFlags
 	format      string
 	output      string
 	failOn      string
 	targetsFile string
 	jobs        int
 	registry    registryFlags
-	tags        string
-	excludeTags string
 	signatures  bool
 	catalog     []string
-	perArch     []string
-	compare     []string
-	policy      string
 	quiet       bool
 	deep        bool
 	deepFiles   int
@@ -73,19 +68,14 @@ Credentials come from the Docker config and its credential helpers.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.require, "require", "", "platforms every image must provide, comma-separated OS/ARCH[/VARIANT] (e.g. linux/amd64,linux/arm64,linux/arm/v7)")
+	f.policyFlags.add(fl)
 	fl.StringVar(&f.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", "))
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
 	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
 	fl.StringVar(&f.targetsFile, "targets-file", "", "read targets from this file, one a line ('#' starts a comment; - for standard input)")
 	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once to each registry")
-	fl.StringVar(&f.tags, "tags", "", "for repository and registry targets, audit only tags matching this regular expression, e.g. '^v[0-9]+\\.[0-9]+\\.[0-9]+$'")
-	fl.StringVar(&f.excludeTags, "exclude-tags", "", "for repository and registry targets, skip tags matching this regular expression, e.g. 'rc|nightly'")
 	fl.BoolVar(&f.signatures, "include-signature-tags", false, "also audit cosign's sha256-<hex>.sig/.att/.sbom tags (skipped by default)")
-	fl.StringArrayVar(&f.perArch, "per-arch", nil, "per-arch tag template with {tag} and {arch}, e.g. '{tag}-{arch}': each tag's per-arch siblings are audited and compared with it (repeatable)")
-	fl.StringArrayVar(&f.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable)")
 	fl.StringArrayVar(&f.catalog, "catalog", nil, "audit every repository of this registry, as its catalog lists them (same as the target REGISTRY/)")
-	fl.StringVar(&f.policy, "policy", "", "read targets, requirements, rules, per-arch templates, mirrors, ignored codes and severities from this YAML file; flags given override it")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on standard error")
 	fl.BoolVar(&f.deep, "deep", false, "also read each image's layers and check its executables (ELF, PE) are built for its platform: binary-arch-mismatch")
 	fl.IntVar(&f.deepFiles, "deep-files", deep.DefaultLimits.Files, "with --deep, read at most this many executables per image")
@@ -95,30 +85,48 @@ Credentials come from the Docker config and its credential helpers.`,
 }
 
 func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
-	plan, err := f.resolve(cmd, args)
+	format, err := report.ParseFormat(f.format)
+	if err != nil {
+		return usageError(fmt.Errorf("--format: %w", err))
+	}
+	failOn, err := parseFailOn(f.failOn)
 	if err != nil {
 		return usageError(err)
 	}
-	client, err := registry.New(f.registry.options(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(plan.filter))...)
+	if f.deepFiles < 1 {
+		return usageError(fmt.Errorf("--deep-files %d: must be at least 1", f.deepFiles))
+	}
+	pol, _, err := f.policyFlags.resolve(cmd)
 	if err != nil {
 		return usageError(err)
 	}
-	for _, t := range plan.targets {
-		if _, err := client.ParseTarget(t.Name); err != nil {
+	refs, err := f.targetRefs(cmd, args, pol)
+	if err != nil {
+		return usageError(err)
+	}
+	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures}
+	sess, err := f.registry.open(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(filter))
+	if err != nil {
+		return usageError(err)
+	}
+	client, err := sess.client()
+	if err != nil {
+		return usageError(err)
+	}
+	for _, r := range refs {
+		if err := client.CheckTarget(r); err != nil {
 			return usageError(err)
 		}
 	}
-	opts := audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)}
+	opts := pol.AuditOptions(audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)})
 	if f.deep {
 		lim := deep.DefaultLimits
 		lim.Files = f.deepFiles
-		opts.Deep = &deep.Inspector{Limits: lim, Store: f.registry.store()}
+		opts.Deep = &deep.Inspector{Limits: lim, Store: sess.cache}
 	}
-	result := audit.Run(cmd.Context(), client, plan.targets, opts)
-	if plan.policy != nil {
-		plan.policy.Apply(result)
-	}
-	if err := writeReport(cmd, f.output, plan.format, result); err != nil {
+	result := audit.Run(cmd.Context(), client, targets(refs, pol, f.deep), opts)
+	adviseResult(result)
+	if err := writeReport(cmd, f.output, format, result); err != nil {
 		return &exitError{code: exitUnaudited, err: err}
 	}
 	if cmd.Context().Err() != nil {
@@ -127,7 +135,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	switch {
 	case len(result.Errors) > 0:
 		return &exitError{code: exitUnaudited}
-	case result.Fails(plan.failOn):
+	case failOn.fails(result):
 		return &exitError{code: exitFindings}
 	}
 	return nil

@@ -2,117 +2,129 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/policy"
-	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/report"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
-// auditPlan is what an audit command line asks for, with --policy merged
-// in: flags given on the command line win over the policy file.
-type auditPlan struct {
-	targets []audit.Target
-	filter  registry.TagFilter
-	policy  *policy.Policy
-	format  report.Format
-	failOn  audit.FailOn
+// policyFlags are the flags that say what is required of images: a policy
+// file, and flags that override it. audit and policy explain share them.
+type policyFlags struct {
+	policy      string
+	require     string
+	perArch     []string
+	compare     []string
+	tags        string
+	excludeTags string
 }
 
-func (f *auditFlags) resolve(cmd *cobra.Command, args []string) (*auditPlan, error) {
-	plan := &auditPlan{}
-	var err error
-	if plan.format, err = report.ParseFormat(f.format); err != nil {
-		return nil, err
-	}
-	if plan.failOn, err = audit.ParseFailOn(f.failOn); err != nil {
-		return nil, err
-	}
-	pol := &policy.Policy{}
-	if f.policy != "" {
-		if pol, err = policy.Load(f.policy); err != nil {
-			return nil, err
-		}
-		plan.policy = pol
-	}
-	changed := cmd.Flags().Changed
+func (p *policyFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&p.policy, "policy", "", "read targets, requirements, rules, per-arch templates, mirrors, ignored codes and severities from this YAML file; flags given override it")
+	fl.StringVar(&p.require, "require", "", "platforms every image must provide, comma-separated OS/ARCH[/VARIANT] (e.g. linux/amd64,linux/arm64,linux/arm/v7)")
+	fl.StringArrayVar(&p.perArch, "per-arch", nil, "per-arch tag template with {tag} and {arch}, e.g. '{tag}-{arch}': each tag's per-arch siblings are audited and compared with it (repeatable)")
+	fl.StringArrayVar(&p.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable)")
+	fl.StringVar(&p.tags, "tags", "", "for repository and registry targets, audit only tags matching this regular expression, e.g. '^v[0-9]+\\.[0-9]+\\.[0-9]+$'")
+	fl.StringVar(&p.excludeTags, "exclude-tags", "", "for repository and registry targets, skip tags matching this regular expression, e.g. 'rc|nightly'")
+}
 
-	template := audit.Target{PerArch: pol.PerArch, Mirrors: pol.Mirrors, Rules: pol.RequireFor}
-	if changed("require") || f.policy == "" {
-		require, err := platform.ParseList(f.require)
-		if err != nil {
-			return nil, fmt.Errorf("--require: %w", err)
+// resolve returns the policy in effect: the file's (or an empty one), with
+// every flag given on the command line overriding its part, and the flags
+// that did. --require replaces the policy's rules as well as its default.
+func (p *policyFlags) resolve(cmd *cobra.Command) (pol *policy.Policy, overrides []string, err error) {
+	pol = &policy.Policy{}
+	if p.policy != "" {
+		if pol, err = policy.Load(p.policy); err != nil {
+			return nil, nil, err
 		}
-		template.Require, template.Rules = require, nil
+	}
+	changed := func(name string) bool {
+		if cmd.Flags().Changed(name) {
+			overrides = append(overrides, "--"+name)
+			return true
+		}
+		return false
+	}
+	if changed("require") || p.policy == "" {
+		if pol.Require, err = platform.ParseList(p.require); err != nil {
+			return nil, nil, fmt.Errorf("--require: %w", err)
+		}
+		pol.Rules = nil
 	}
 	if changed("per-arch") {
-		template.PerArch = f.perArch
+		for _, t := range p.perArch {
+			if err := platform.CheckTemplate(t); err != nil {
+				return nil, nil, fmt.Errorf("--per-arch: %w", err)
+			}
+		}
+		pol.PerArch = p.perArch
 	}
 	if changed("compare") {
-		template.Mirrors = f.compare
-	}
-	for _, t := range template.PerArch {
-		if err := platform.CheckTemplate(t); err != nil {
-			return nil, err
+		pol.Mirrors = nil
+		for _, c := range p.compare {
+			m, err := ref.ParsePrefix(c)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--compare: %w", err)
+			}
+			pol.Mirrors = append(pol.Mirrors, m)
 		}
 	}
-
-	plan.filter = registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures}
 	if changed("tags") {
-		if plan.filter.Include, err = compile("--tags", f.tags); err != nil {
-			return nil, err
+		if pol.Tags, err = compile("--tags", p.tags); err != nil {
+			return nil, nil, err
 		}
 	}
 	if changed("exclude-tags") {
-		if plan.filter.Exclude, err = compile("--exclude-tags", f.excludeTags); err != nil {
-			return nil, err
+		if pol.ExcludeTags, err = compile("--exclude-tags", p.excludeTags); err != nil {
+			return nil, nil, err
 		}
 	}
+	return pol, overrides, nil
+}
 
-	names, err := f.targetNames(cmd, args, pol)
+// targets turns references into audit targets under pol.
+func targets(refs []ref.Ref, pol *policy.Policy, deep bool) []audit.Target {
+	out := make([]audit.Target, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, audit.Target{Ref: r, RequireFor: pol.RequireFor, PerArch: pol.PerArch, Mirrors: pol.Mirrors, Deep: deep})
+	}
+	return out
+}
+
+// targetRefs gathers targets: the arguments, --catalog and --targets-file;
+// the policy's targets when none of those name any.
+func (f *auditFlags) targetRefs(cmd *cobra.Command, args []string, pol *policy.Policy) ([]ref.Ref, error) {
+	refs, err := parseRefs("argument", args)
 	if err != nil {
 		return nil, err
 	}
-	if f.deepFiles < 1 {
-		return nil, fmt.Errorf("--deep-files %d: must be at least 1", f.deepFiles)
-	}
-	template.Deep = f.deep
-	for _, n := range names {
-		t := template
-		t.Name = n
-		plan.targets = append(plan.targets, t)
-	}
-	return plan, nil
-}
-
-// targetNames gathers targets: the arguments, --catalog and
-// --targets-file; the policy's targets when none of those name any.
-func (f *auditFlags) targetNames(cmd *cobra.Command, args []string, pol *policy.Policy) ([]string, error) {
-	names := append([]string(nil), args...)
 	for _, reg := range f.catalog {
-		names = append(names, strings.TrimSuffix(reg, "/")+"/")
+		r, err := ref.Parse(strings.TrimSuffix(reg, "/") + "/")
+		if err != nil || !r.IsRegistry() {
+			return nil, fmt.Errorf("--catalog %q: give a registry host, e.g. registry.example.com", reg)
+		}
+		refs = append(refs, r)
 	}
 	if f.targetsFile != "" {
 		fromFile, err := readTargetsFile(cmd, f.targetsFile)
 		if err != nil {
 			return nil, err
 		}
-		names = append(names, fromFile...)
+		refs = append(refs, fromFile...)
 	}
-	if len(names) == 0 {
-		names = pol.Targets
+	if len(refs) == 0 {
+		refs = pol.Targets
 	}
-	if len(names) == 0 {
+	if len(refs) == 0 {
 		return nil, fmt.Errorf("no targets: name at least one, e.g. mlaudit audit ghcr.io/org/app:1.0, or list them in a --policy file (see --help)")
 	}
-	return names, nil
+	return refs, nil
 }
 
 func compile(flag, expr string) (*regexp.Regexp, error) {
@@ -124,18 +136,4 @@ func compile(flag, expr string) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("%s %q: not a regular expression: %v", flag, expr, err)
 	}
 	return re, nil
-}
-
-func readTargetsFile(cmd *cobra.Command, path string) ([]string, error) {
-	var r io.Reader = cmd.InOrStdin()
-	name := "standard input"
-	if path != "-" {
-		file, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("--targets-file: %w", err)
-		}
-		defer file.Close()
-		r, name = file, path
-	}
-	return audit.ReadTargets(r, name)
 }

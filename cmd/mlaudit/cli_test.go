@@ -22,11 +22,12 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/report"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 func TestUsageErrorsExit2AndNameTheInput(t *testing.T) {
@@ -90,12 +91,12 @@ func auditStories(t *testing.T, host string) {
 	dest, groups := seedStories(t, host)
 	var all audit.Result
 	for _, targets := range groups {
-		args := []string{"audit", "--format", "json", "--require", targets[0].Require}
+		args := []string{"audit", "--format", "json", "--require", platform.FormatList(targets[0].Require)}
 		for _, p := range targets[0].PerArch {
 			args = append(args, "--per-arch", p)
 		}
 		for _, m := range targets[0].Mirrors {
-			args = append(args, "--compare", m)
+			args = append(args, "--compare", m.String())
 		}
 		if targets[0].Deep {
 			args = append(args, "--deep")
@@ -104,7 +105,7 @@ func auditStories(t *testing.T, host string) {
 		list.WriteString("# story targets\n")
 		wantCode := 0
 		for _, tg := range targets {
-			list.WriteString(tg.Ref + "  # " + storytest.Key(tg.Ref, dest) + "\n")
+			list.WriteString(tg.Ref.String() + "  # " + storytest.Key(tg.Ref, dest) + "\n")
 			for _, w := range storytest.Want[storytest.Key(tg.Ref, dest)] {
 				if code := audit.Code(strings.Fields(w)[0]); code.Info().Severity == audit.Error {
 					wantCode = 1
@@ -150,7 +151,7 @@ func TestOneFailingTargetDoesNotHideOthers(t *testing.T) {
 		t.Fatalf("exit %d, want 3\nstderr: %s", r.code, r.stderr)
 	}
 	rep := decode(t, r.stdout)
-	if len(rep.Images) != 1 || rep.Images[0].Ref != good {
+	if len(rep.Images) != 1 || rep.Images[0].Ref.String() != good {
 		t.Errorf("the healthy target should still be audited: %+v", rep.Images)
 	}
 	if len(rep.Errors) != 2 {
@@ -208,7 +209,7 @@ func TestFailOnAndOutputFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	warned := host + "/warn/only:1"
-	if err := c.Push(context.Background(), warned, idx); err != nil {
+	if err := c.Push(context.Background(), storytest.Parse(t, warned), idx); err != nil {
 		t.Fatal(err)
 	}
 	if r := mlaudit(t, "", "audit", warned); r.code != 0 {
@@ -252,7 +253,7 @@ func TestRepositoryTargetAuditsEveryTag(t *testing.T) {
 	rep := decode(t, r.stdout)
 	var tags []string
 	for _, img := range rep.Images {
-		tags = append(tags, img.Ref[strings.LastIndex(img.Ref, ":")+1:])
+		tags = append(tags, img.Ref.Tag)
 	}
 	if strings.Join(tags, " ") != "v0.3.0-rc.2 v0.3.0-rc.2-amd64 v0.3.0-rc.2-arm64" {
 		t.Errorf("tags audited = %v", tags)
@@ -340,7 +341,7 @@ func TestCorruptStorageOnDistributionRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := host + "/corrupt/app:1"
-	if err := c.Push(context.Background(), ref, idx); err != nil {
+	if err := c.Push(context.Background(), storytest.Parse(t, ref), idx); err != nil {
 		t.Fatal(err)
 	}
 	// The arm64 manifest's stored bytes become another (valid) manifest;
@@ -468,7 +469,7 @@ func testWalkFlags(t *testing.T, host string) {
 	rep := decode(t, r.stdout)
 	var refs []string
 	for _, img := range rep.Images {
-		refs = append(refs, strings.TrimPrefix(img.Ref, host+"/"))
+		refs = append(refs, strings.TrimPrefix(img.Ref.String(), host+"/"))
 	}
 	if got := strings.Join(refs, " "); got != "aibrix/gateway-plugins:v0.3.0-rc.2 aibrix/metadata-service:v0.3.0-rc.2 aibrix/runtime:v0.3.0-rc.2 mirror/aibrix/metadata-service:v0.3.0-rc.2" {
 		t.Errorf("catalog walk with filters audited %s", got)
@@ -522,7 +523,7 @@ severity:
 	rep := decode(t, r.stdout)
 	got := map[string]bool{}
 	for _, f := range rep.Findings {
-		got[strings.TrimPrefix(f.Ref, host+"/")+" "+string(f.Code)+" "+f.Severity.String()] = true
+		got[strings.TrimPrefix(f.Ref.String(), host+"/")+" "+string(f.Code)+" "+f.Severity.String()] = true
 	}
 	for _, want := range []string{
 		"neko/nvidia-firefox:latest missing-platform error",                // the neko rule's arm/v7
@@ -540,7 +541,7 @@ severity:
 		}
 	}
 	for _, img := range rep.Images {
-		if strings.HasSuffix(img.Ref, "-amd64") && strings.Contains(img.Ref, "metadata-service:v0.3.0-rc.2-amd64") && len(img.Required) > 0 {
+		if strings.HasSuffix(img.Ref.String(), "-amd64") && strings.Contains(img.Ref.String(), "metadata-service:v0.3.0-rc.2-amd64") && len(img.Required) > 0 {
 			t.Errorf("exclude-tags should keep per-arch tags out of the walk; %s was audited as a target", img.Ref)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlaudit/mlaudit/demo"
+	"github.com/mlaudit/mlaudit/internal/demo"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/report"
 )

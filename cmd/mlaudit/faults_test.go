@@ -72,7 +72,7 @@ func TestFaultsOnOneTarget(t *testing.T) {
 			}
 			audited := map[string]bool{}
 			for _, img := range rep.Images {
-				audited[strings.TrimPrefix(img.Ref, host+"/")] = true
+				audited[strings.TrimPrefix(img.Ref.String(), host+"/")] = true
 			}
 			for _, other := range faultTargets[1:] {
 				if !audited[other] {
@@ -87,12 +87,12 @@ func TestFaultsOnOneTarget(t *testing.T) {
 					t.Errorf("no error reported; want one for neko/firefox saying %q", tt.want)
 				}
 				for _, e := range rep.Errors {
-					if !strings.Contains(e.Ref, "neko/firefox") || !strings.Contains(e.Message, tt.want) {
+					if !strings.Contains(e.Ref.String(), "neko/firefox") || !strings.Contains(e.Message, tt.want) {
 						t.Errorf("error %v; want it about neko/firefox saying %q", e, tt.want)
 					}
 				}
 			case 1:
-				if len(rep.Findings) == 0 || string(rep.Findings[0].Code) != tt.want || !strings.Contains(rep.Findings[0].Ref, "neko/firefox") {
+				if len(rep.Findings) == 0 || string(rep.Findings[0].Code) != tt.want || !strings.Contains(rep.Findings[0].Ref.String(), "neko/firefox") {
 					t.Errorf("findings = %v; want %s for neko/firefox", rep.Findings, tt.want)
 				}
 			default:

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/mlaudit/mlaudit/cache"
-	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/registry"
 )
 
@@ -30,17 +31,51 @@ func (r *registryFlags) add(fl *pflag.FlagSet) {
 	fl.IntVar(&r.retries, "retries", registry.DefaultRetries, "times a GET or HEAD is retried after 408, 429, 5xx or a reset connection (0 for never); waits honour Retry-After, 2 minutes at most in all")
 }
 
-// options turns the flags into registry options; more are appended.
-func (r *registryFlags) options(cmd *cobra.Command, more ...registry.Option) []registry.Option {
-	opts := append([]registry.Option{registry.WithTimeout(r.timeout), registry.WithInsecure(r.insecure...), registry.WithNotices(cmd.ErrOrStderr()),
-		registry.WithRetry(r.retries, registry.DefaultRetryBudget)}, more...)
-	if r.verbose {
-		opts = append(opts, registry.WithLog(cmd.ErrOrStderr()))
-	}
+// optionFlags names the flag behind each registry option, for errors.
+var optionFlags = map[string]string{
+	"Insecure": "--insecure-registry",
+	"Timeout":  "--timeout",
+	"Jobs":     "--jobs",
+	"Retry":    "--retries",
+}
+
+// session is what the registry flags set up for one command: the options
+// to make clients with, and the cache they share (nil for none).
+type session struct {
+	options []registry.Option
+	cache   *cache.Dir
+}
+
+// open turns the flags into registry options (more are appended) and opens
+// the cache. Errors name the flag.
+func (r *registryFlags) open(cmd *cobra.Command, more ...registry.Option) (*session, error) {
+	s := &session{}
 	if dir := r.dir(); dir != "" {
-		opts = append(opts, registry.WithCache(dir))
+		d, err := cache.Open(dir)
+		if err != nil {
+			return nil, fmt.Errorf("--cache-dir: %w (pass --no-cache to run without one)", err)
+		}
+		s.cache = d
 	}
-	return opts
+	s.options = append([]registry.Option{registry.WithTimeout(r.timeout), registry.WithInsecure(r.insecure...), registry.WithNotices(cmd.ErrOrStderr()),
+		registry.WithRetry(r.retries, registry.DefaultRetryBudget), registry.WithCache(s.cache)}, more...)
+	if r.verbose {
+		s.options = append(s.options, registry.WithLog(cmd.ErrOrStderr()))
+	}
+	if _, err := s.client(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// client makes a client; each has its own request counts.
+func (s *session) client() (*registry.Client, error) {
+	c, err := registry.New(s.options...)
+	var oe *registry.OptionError
+	if errors.As(err, &oe) && optionFlags[oe.Option] != "" {
+		return nil, fmt.Errorf("%s %v: %s", optionFlags[oe.Option], oe.Value, oe.Reason)
+	}
+	return c, err
 }
 
 // dir is the cache directory in use, or "" for none.
@@ -53,14 +88,4 @@ func (r *registryFlags) dir() string {
 	}
 	dir, _ := cache.DefaultDir() // no user cache dir: run without one
 	return dir
-}
-
-// store is the cache for deep-check summaries, or nil for none.
-func (r *registryFlags) store() deep.Store {
-	if dir := r.dir(); dir != "" {
-		if d, err := cache.Open(dir); err == nil {
-			return d
-		}
-	}
-	return nil
 }

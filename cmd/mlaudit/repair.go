@@ -3,14 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/platform"
-	"github.com/mlaudit/mlaudit/registry"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/repair"
 	"github.com/mlaudit/mlaudit/report"
 )
@@ -84,107 +81,96 @@ since the plan was made.`,
 	return cmd
 }
 
-func runRepair(cmd *cobra.Command, f *repairFlags, target string) error {
-	require, err := platform.ParseList(f.require)
-	if err != nil {
-		return usageError(fmt.Errorf("--require: %w", err))
-	}
-	format, err := report.ParseFormat(f.format)
-	if err == nil && format != report.Table && format != report.JSON {
-		err = fmt.Errorf("--format %q: a repair plan is written as table or json", f.format)
-	}
+func runRepair(cmd *cobra.Command, f *repairFlags, arg string) error {
+	job, format, err := f.job(arg)
 	if err != nil {
 		return usageError(err)
 	}
-	for _, t := range f.perArch {
-		if err := platform.CheckTemplate(t); err != nil {
-			return usageError(err)
-		}
-	}
-	opts := f.registry.options(cmd)
-	client, err := registry.New(opts...)
+	sess, err := f.registry.open(cmd)
 	if err != nil {
 		return usageError(err)
 	}
-	dest := target
-	if f.to != "" {
-		dest = f.to
+	client, err := sess.client()
+	if err != nil {
+		return usageError(err)
 	}
-	for _, ref := range append([]string{target, dest}, f.from...) {
-		if _, err := client.ParseTargetForWrite(ref); err != nil {
-			return usageError(err)
+	for _, src := range job.From {
+		if err := client.CheckTarget(src); err != nil {
+			return usageError(fmt.Errorf("--from: %w", err))
 		}
 	}
-	if tag, _ := client.TagOf(target); tag == "" {
-		return usageError(fmt.Errorf("%q: repair a tag, not a digest: the tag is what moves", target))
-	}
-
-	ctx := cmd.Context()
-	plan, err := repair.Prepare(ctx, client, repair.Request{
-		Target: target, From: f.from, PerArch: f.perArch, To: f.to,
-		Require: require, Fix: f.fix, PreferSources: f.preferSources,
-	})
+	// A client of its own for the audit after applying, so its request
+	// counts are its own.
+	verify, err := sess.client()
 	if err != nil {
-		return &exitError{code: exitUnaudited, err: err}
+		return usageError(err)
 	}
 	out := cmd.OutOrStdout()
-	if !f.apply || !plan.OK() {
-		if err := report.RenderPlan(out, format, plan, nil); err != nil {
-			return err
-		}
-		if !plan.OK() {
-			return &exitError{code: exitFindings, err: fmt.Errorf("refused: the repaired index would still be wrong (see above); nothing was written, and --apply would push nothing")}
-		}
-		if format == report.Table {
-			fmt.Fprintln(out, "Dry run: nothing was written. Run again with --apply to push this plan.")
-		}
-		return nil
+	var show func(*repair.Plan) error
+	if format == report.Table {
+		show = func(p *repair.Plan) error { return report.RenderPlan(out, report.Table, p, nil) }
 	}
-
-	tag, _ := client.TagOf(dest)
-	applied, err := repair.Apply(ctx, client, plan, repair.ApplyOptions{BackupTag: f.backupTag, Tag: tag})
-	if errors.Is(err, repair.ErrChanged) {
+	outcome, err := repair.Run(cmd.Context(), client, job, show, verify)
+	if format == report.JSON && outcome != nil {
+		if rerr := report.RenderPlan(out, report.JSON, outcome.Plan, outcome.Applied); rerr != nil {
+			return rerr
+		}
+	}
+	switch {
+	case errors.Is(err, repair.ErrUnsatisfied):
+		return &exitError{code: exitFindings, err: fmt.Errorf("refused: the repaired index would still be wrong (see above); nothing was written, and --apply would push nothing")}
+	case errors.Is(err, repair.ErrNotATag):
+		return usageError(err)
+	case errors.Is(err, repair.ErrChanged):
 		return &exitError{code: exitChanged, err: err}
+	case err != nil:
+		return &exitError{code: exitUnaudited, err: advise(err)}
 	}
-	if err != nil {
-		return &exitError{code: exitUnaudited, err: err}
-	}
-	if format == report.JSON {
-		return report.RenderPlan(out, format, plan, applied)
-	}
-	if err := report.RenderPlan(out, format, plan, applied); err != nil {
-		return err
-	}
-	return afterApply(cmd, opts, plan, applied, require)
-}
-
-// afterApply says what moved and how to undo it, and audits the result.
-func afterApply(cmd *cobra.Command, opts []registry.Option, plan *repair.Plan, applied *repair.Applied, require []specs.Platform) error {
-	out := cmd.OutOrStdout()
-	if !applied.Moved {
-		fmt.Fprintf(out, "%s already holds this index; nothing was written.\n\n", plan.Dest)
-	} else {
-		fmt.Fprintf(out, "Applied: %s now holds %s.\n", plan.Dest, applied.NewDigest)
-		if applied.Backup != "" {
-			fmt.Fprintf(out, "The old index is kept as %s.\n", applied.Backup)
+	if format == report.Table {
+		if !job.Apply {
+			fmt.Fprintln(out, "Dry run: nothing was written. Run again with --apply to push this plan.")
+		} else {
+			adviseResult(outcome.Audit)
+			if err := report.RenderApplied(out, outcome); err != nil {
+				return err
+			}
 		}
-		if applied.OldDigest != "" && !strings.HasPrefix(plan.Dest, registry.LayoutPrefix) {
-			repo := plan.Dest[:strings.LastIndex(plan.Dest, ":")]
-			fmt.Fprintf(out, "To put it back: crane tag %s@%s %s\n", repo, applied.OldDigest, plan.Dest[strings.LastIndex(plan.Dest, ":")+1:])
-		}
-		fmt.Fprintln(out)
 	}
-	// A fresh client, so the audit's request counts are its own.
-	fresh, err := registry.New(opts...)
-	if err != nil {
-		return err
-	}
-	result := audit.Run(cmd.Context(), fresh, []audit.Target{{Name: plan.Dest, Require: require}}, audit.Options{})
-	if err := report.Render(out, report.Table, result); err != nil {
-		return err
-	}
-	if len(result.Errors) > 0 || result.Fails(audit.FailOn(audit.Error)) {
+	if !outcome.Clean() {
 		return &exitError{code: exitFindings, err: fmt.Errorf("the audit after applying found problems (see above)")}
 	}
 	return nil
+}
+
+// job parses the command line into a repair job and the output format.
+func (f *repairFlags) job(arg string) (repair.Job, report.Format, error) {
+	job := repair.Job{Apply: f.apply, Options: repair.ApplyOptions{BackupTag: f.backupTag}}
+	job.PerArch, job.Fix, job.PreferSources = f.perArch, f.fix, f.preferSources
+	format, err := report.ParseFormat(f.format)
+	if err == nil && format != report.Table && format != report.JSON {
+		err = fmt.Errorf("%q: a repair plan is written as table or json", f.format)
+	}
+	if err != nil {
+		return job, "", fmt.Errorf("--format: %w", err)
+	}
+	if job.Require, err = platform.ParseList(f.require); err != nil {
+		return job, "", fmt.Errorf("--require: %w", err)
+	}
+	for _, t := range f.perArch {
+		if err := platform.CheckTemplate(t); err != nil {
+			return job, "", fmt.Errorf("--per-arch: %w", err)
+		}
+	}
+	if job.Target, err = ref.Parse(arg); err != nil {
+		return job, "", err
+	}
+	if job.From, err = parseRefs("--from", f.from); err != nil {
+		return job, "", err
+	}
+	if f.to != "" {
+		if job.To, err = ref.Parse(f.to); err != nil {
+			return job, "", fmt.Errorf("--to: %w", err)
+		}
+	}
+	return job, format, nil
 }

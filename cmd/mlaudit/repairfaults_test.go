@@ -9,20 +9,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/registry"
 )
 
 const runtimeTag = "aibrix/runtime:v0.3.0-rc.2"
 
-// resolve returns the digest ref holds, asking the registry directly.
-func resolve(t *testing.T, ref string) string {
+// resolve returns the digest a reference holds, asking the registry
+// directly.
+func resolve(t *testing.T, s string) string {
 	t.Helper()
 	c, err := registry.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := c.Resolve(context.Background(), ref)
+	d, err := c.Resolve(context.Background(), storytest.Parse(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/report"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 const (

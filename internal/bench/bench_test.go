@@ -18,11 +18,15 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/cache"
+	"github.com/mlaudit/mlaudit/internal/stories"
+	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // Tags per repository, and the requests a correct audit needs per
@@ -116,12 +120,20 @@ func seedRepo(c *registry.Client, host string, i int) error {
 	var last v1.ImageIndex
 	for _, version := range []string{"1.0.0", "1.0.1", "1.1.0", "1.2.0"} {
 		idx := mutate.Annotations(base, map[string]string{"org.opencontainers.image.version": version}).(v1.ImageIndex)
-		if err := c.Push(context.Background(), fmt.Sprintf("%s/bench/app%03d:%s", host, i, version), idx); err != nil {
+		if err := push(c, fmt.Sprintf("%s/bench/app%03d:%s", host, i, version), idx); err != nil {
 			return err
 		}
 		last = idx
 	}
-	return c.Push(context.Background(), fmt.Sprintf("%s/bench/app%03d:latest", host, i), last)
+	return push(c, fmt.Sprintf("%s/bench/app%03d:latest", host, i), last)
+}
+
+func push(c *registry.Client, s string, t remote.Taggable) error {
+	r, err := ref.Parse(s)
+	if err != nil {
+		return err
+	}
+	return c.Push(context.Background(), r, t)
 }
 
 func envInt(name string, def int) int {
@@ -143,10 +155,14 @@ func BenchmarkAudit(b *testing.B) {
 	require, _ := platform.ParseList("linux/amd64,linux/arm64")
 	targets := make([]audit.Target, repos)
 	for i := range targets {
-		targets[i] = audit.Target{Name: fmt.Sprintf("%s/bench/app%03d", reg.slow, i), Require: require}
+		targets[i] = audit.Target{Ref: storytest.Parse(b, fmt.Sprintf("%s/bench/app%03d", reg.slow, i)), Require: require}
 	}
 	run := func(b *testing.B, cacheDir string) *audit.Result {
-		c, err := registry.New(registry.WithCache(cacheDir))
+		d, err := cache.Open(cacheDir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := registry.New(registry.WithCache(d))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,9 +7,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // Env is one registry for a test, with helpers that build story images
@@ -56,23 +57,39 @@ func (e *Env) Attest(img v1.Image) stories.Entry {
 	return stories.Entry{Image: att, Attests: &d}
 }
 
-// Push pushes t to repoTag on the registry and returns the full reference.
-func (e *Env) Push(repoTag string, t remote.Taggable) string {
+// Ref parses repoTag on the registry ("app:1" is HOST/app:1).
+func (e *Env) Ref(repoTag string) ref.Ref {
 	e.T.Helper()
-	ref := e.Host + "/" + repoTag
-	if err := e.Client.Push(context.Background(), ref, t); err != nil {
+	return Parse(e.T, e.Host+"/"+repoTag)
+}
+
+// Push pushes t to repoTag on the registry and returns its reference.
+func (e *Env) Push(repoTag string, t remote.Taggable) ref.Ref {
+	e.T.Helper()
+	r := e.Ref(repoTag)
+	if err := e.Client.Push(context.Background(), r, t); err != nil {
 		e.T.Fatal(err)
 	}
-	return ref
+	return r
 }
 
 // Delete deletes a manifest by digest from repo, after an index listing it
 // was pushed: the only way to make a missing child.
 func (e *Env) Delete(repo string, img v1.Image) {
 	e.T.Helper()
-	if err := e.Client.Delete(context.Background(), e.Host+"/"+repo+"@"+Digest(e.T, img).String()); err != nil {
+	if err := e.Client.Delete(context.Background(), e.Ref(repo).WithDigest(Digest(e.T, img).String())); err != nil {
 		e.T.Fatal(err)
 	}
+}
+
+// Parse parses a reference or fails the test.
+func Parse(t testing.TB, s string) ref.Ref {
+	t.Helper()
+	r, err := ref.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // Digest is d's digest.

@@ -6,13 +6,13 @@ package storytest
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/mlaudit/mlaudit/audit"
-	"github.com/mlaudit/mlaudit/platform"
-	"github.com/mlaudit/mlaudit/stories"
+	"github.com/mlaudit/mlaudit/internal/stories"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // Want maps a reference, without its registry host or layout directory, to
@@ -61,20 +61,28 @@ func Seed(t testing.TB, w stories.Writer, dest stories.Dest) []audit.Target {
 			t.Fatalf("seeding %s: %v", s.Name, err)
 		}
 		for _, st := range seeded {
-			req, err := platform.ParseList(st.Require)
-			if err != nil {
-				t.Fatal(err)
-			}
-			targets = append(targets, audit.Target{Name: st.Ref, Require: req, PerArch: st.PerArch, Mirrors: st.Mirrors, Deep: st.Deep})
+			targets = append(targets, st.Audit())
 		}
 	}
 	return targets
 }
 
-// Key strips the registry host or layout directory from a reference.
-func Key(ref string, dest stories.Dest) string {
-	ref = strings.TrimPrefix(ref, dest.Registry+"/")
-	return strings.TrimPrefix(ref, "oci:"+dest.LayoutDir+"/")
+// Key is a reference without the registry host or the layout directory
+// the stories were seeded to: "aibrix/runtime:v0.3.0-rc.2",
+// "buildx-out:app-1.0".
+func Key(r ref.Ref, dest stories.Dest) string {
+	at := ":" + r.Tag
+	if r.Tag == "" {
+		at = "@" + r.Digest
+	}
+	if r.Scheme == ref.Layout {
+		rel, err := filepath.Rel(dest.LayoutDir, r.Path)
+		if err != nil {
+			return r.String()
+		}
+		return rel + at
+	}
+	return r.Repository + at
 }
 
 // Got groups a result's findings by Key, in Want's form.

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 func main() {

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,22 +18,6 @@ const (
 	maxManifestBytes = 4 << 20
 	maxConfigBytes   = 8 << 20
 )
-
-// source is one repository's content: a remote repository or an OCI layout.
-type source interface {
-	// manifest fetches a manifest by tag or digest. The bytes are checked
-	// against the digest asked for (or, for a tag, the digest the registry
-	// declared); on a mismatch it returns the bytes and a
-	// *tree.DigestMismatchError.
-	manifest(ctx context.Context, ref string) (fetched, error)
-	// blob fetches a blob by digest, reading at most limit bytes, and checks
-	// the bytes against the digest. what names it in errors ("config").
-	blob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error)
-	// tags lists the tags (or layout ref names) of the source.
-	tags(ctx context.Context) ([]string, error)
-	// name writes a reference to ref in this source, as reports show it.
-	name(ref string) string
-}
 
 // fetched is a manifest's bytes and how the source described them.
 type fetched struct {

@@ -19,11 +19,12 @@ import (
 
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/deep"
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/repair"
 	"github.com/mlaudit/mlaudit/report"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // Options tune [Run].
@@ -66,12 +67,13 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 		}
 		sec := section{story: s}
 		for _, t := range seeded {
-			require, err := platform.ParseList(t.Require)
-			if err != nil {
-				return nil, err
+			targets = append(targets, t.Audit())
+			sec.repos = append(sec.repos, t.Ref.Repo())
+			for _, m := range t.Mirrors {
+				if copy, err := t.Ref.Rebase(m); err == nil {
+					sec.repos = append(sec.repos, copy.Repo())
+				}
 			}
-			targets = append(targets, audit.Target{Name: t.Ref, Require: require, PerArch: t.PerArch, Mirrors: t.Mirrors, Deep: t.Deep})
-			sec.repos = append(sec.repos, repoPath(t.Ref))
 			sec.require = t.Require
 		}
 		sections = append(sections, sec)
@@ -89,42 +91,36 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 	if err := renderSections(w, sections, result); err != nil {
 		return nil, err
 	}
-	return result, repairAIBrix(ctx, w, seeder, dest.Registry+"/"+stories.AIBrixRuntime)
+	runtime, err := ref.Parse(dest.Registry + "/" + stories.AIBrixRuntime)
+	if err != nil {
+		return nil, err
+	}
+	return result, repairAIBrix(ctx, w, seeder, runtime)
 }
 
 // repairAIBrix rebuilds the list that lost linux/amd64 from its per-arch
-// tags, applies it to the embedded registry, and audits it again.
-func repairAIBrix(ctx context.Context, w io.Writer, client *registry.Client, target string) error {
-	require, err := platform.ParseList("linux/amd64,linux/arm64")
-	if err != nil {
-		return err
+// tags, as `mlaudit repair --apply` does, and shows the audit after.
+func repairAIBrix(ctx context.Context, w io.Writer, client *registry.Client, target ref.Ref) error {
+	job := repair.Job{
+		Request: repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Require: stories.TwoArch()},
+		Apply:   true,
 	}
 	fmt.Fprintln(w, "7. Repair")
 	fmt.Fprintln(w, "=========")
 	for _, l := range report.Wrap("The AIBrix list is rebuilt from its per-arch tags, as the team did by hand:", 78) {
 		fmt.Fprintln(w, l)
 	}
-	fmt.Fprintf(w, "  mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 \\\n    --apply %s\n\n", target)
-	plan, err := repair.Prepare(ctx, client, repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Require: require})
+	fmt.Fprintf(w, "  mlaudit repair --per-arch '{tag}-{arch}' --require %s \\\n    --apply %s\n\n", platform.FormatList(job.Require), target)
+	verify, err := registry.New()
 	if err != nil {
 		return err
 	}
-	if err := report.RenderPlan(w, report.Table, plan, nil); err != nil {
-		return err
-	}
-	applied, err := repair.Apply(ctx, client, plan, repair.ApplyOptions{})
+	show := func(p *repair.Plan) error { return report.RenderPlan(w, report.Table, p, nil) }
+	outcome, err := repair.Run(ctx, client, job, show, verify)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Applied: the tag moved from %s to %s.\n", short(applied.OldDigest), short(applied.NewDigest))
-	fmt.Fprintln(w, "Audited again:")
-	fmt.Fprintln(w)
-	fresh, err := registry.New()
-	if err != nil {
-		return err
-	}
-	after := audit.Run(ctx, fresh, []audit.Target{{Name: target, Require: require}}, audit.Options{})
-	if err := report.Render(w, report.Table, after); err != nil {
+	if err := report.RenderApplied(w, outcome); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
@@ -134,43 +130,22 @@ func repairAIBrix(ctx context.Context, w io.Writer, client *registry.Client, tar
 	return nil
 }
 
-func short(digest string) string {
-	if len(digest) > 19 {
-		return digest[:19]
-	}
-	return digest
-}
-
-// section is one story's part of the report: its targets' repositories,
-// with the per-arch tags and mirror copies found from them.
+// section is one story's part of the report: its targets' repositories
+// and their mirror copies' (per-arch tags are in the same repositories).
 type section struct {
 	story   stories.Story
-	repos   []string
-	require string
+	repos   []ref.Ref
+	require []platform.Platform
 }
 
-// owns reports whether ref is in one of the section's repositories, or a
-// mirror copy of one.
-func (s section) owns(ref string) bool {
+// owns reports whether r is in one of the section's repositories.
+func (s section) owns(r ref.Ref) bool {
 	for _, repo := range s.repos {
-		if strings.HasSuffix(repoPath(ref), "/"+repo) || repoPath(ref) == repo {
+		if r.SameRepository(repo) {
 			return true
 		}
 	}
 	return false
-}
-
-// repoPath is a reference without its host (or layout directory) and tag.
-func repoPath(ref string) string {
-	if i := strings.LastIndex(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	} else if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref = ref[:i]
-	}
-	if i := strings.Index(ref, "/"); i >= 0 {
-		return ref[i+1:]
-	}
-	return ref
 }
 
 func renderSections(w io.Writer, sections []section, result *audit.Result) error {
@@ -181,7 +156,7 @@ func renderSections(w io.Writer, sections []section, result *audit.Result) error
 		for _, l := range report.Wrap(sec.story.Title, 78) {
 			fmt.Fprintln(w, l)
 		}
-		fmt.Fprintf(w, "Required: %s\n\n", sec.require)
+		fmt.Fprintf(w, "Required: %s\n\n", platform.FormatList(sec.require))
 		if err := report.Render(w, report.Table, filter(result, sec.owns)); err != nil {
 			return err
 		}
@@ -193,7 +168,7 @@ func renderSections(w io.Writer, sections []section, result *audit.Result) error
 
 // filter keeps the parts of r about references owns accepts. Stats are
 // whole-run only, so they are left out.
-func filter(r *audit.Result, owns func(string) bool) *audit.Result {
+func filter(r *audit.Result, owns func(ref.Ref) bool) *audit.Result {
 	out := &audit.Result{}
 	for _, img := range r.Images {
 		if owns(img.Ref) {

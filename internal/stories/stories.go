@@ -6,12 +6,16 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // Writer is where stories are seeded. registry.Client implements it.
 type Writer interface {
-	Push(ctx context.Context, ref string, t remote.Taggable) error
-	Delete(ctx context.Context, ref string) error
+	Push(ctx context.Context, r ref.Ref, t remote.Taggable) error
+	Delete(ctx context.Context, r ref.Ref) error
 }
 
 // Dest says where a story is seeded: a registry host (with port) for the
@@ -24,12 +28,17 @@ type Dest struct {
 // Target is a reference a story audits, the platforms it requires, and
 // the per-arch templates and mirror prefixes it is compared with.
 type Target struct {
-	Ref     string
-	Require string
+	Ref     ref.Ref
+	Require []platform.Platform
 	PerArch []string
-	Mirrors []string
+	Mirrors []ref.Ref
 	// Deep asks for the binaries to be checked.
 	Deep bool
+}
+
+// Audit is the target as audit.Run takes it.
+func (t Target) Audit() audit.Target {
+	return audit.Target{Ref: t.Ref, Require: t.Require, PerArch: t.PerArch, Mirrors: t.Mirrors, Deep: t.Deep}
 }
 
 // Story is one real failure, ready to seed and audit.
@@ -71,9 +80,13 @@ func (s Story) Seed(ctx context.Context, w Writer, dest Dest) ([]Target, error) 
 // tags "{tag}-amd64" and "{tag}-arm64" beside it to repair it from.
 const AIBrixRuntime = "aibrix/runtime:v0.3.0-rc.2"
 
-const (
-	twoArch   = "linux/amd64,linux/arm64"
-	threeArch = "linux/amd64,linux/arm64,linux/arm/v7"
+// TwoArch is what most stories require: linux/amd64 and linux/arm64.
+func TwoArch() []platform.Platform { return append([]platform.Platform(nil), twoArch...) }
+
+// The platforms stories require.
+var (
+	twoArch   = []platform.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+	threeArch = []platform.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}, {OS: "linux", Architecture: "arm", Variant: "v7"}}
 )
 
 func komodo(b *builder) []Target {
@@ -106,7 +119,7 @@ func aibrix(b *builder) []Target {
 	b.push("aibrix/metadata-service:v0.3.0-rc.2-amd64", amdMeta)
 	b.push("aibrix/metadata-service:v0.3.0-rc.2-arm64", b.image("linux/arm64", Docker, "metadata-service rebuilt alone"))
 	b.push("mirror/aibrix/metadata-service:v0.3.0-rc.2", amdMeta)
-	perArch, mirrors := []string{"{tag}-{arch}"}, []string{b.ref("mirror")}
+	perArch, mirrors := []string{"{tag}-{arch}"}, []ref.Ref{b.prefix("mirror")}
 	return []Target{
 		{Ref: b.ref(AIBrixRuntime), Require: twoArch, PerArch: perArch},
 		{Ref: b.ref("aibrix/gateway-plugins:v0.3.0-rc.2"), Require: twoArch, PerArch: perArch},
@@ -133,7 +146,7 @@ func neko(b *builder) []Target {
 func buildx(b *builder) []Target {
 	amd := b.image("linux/amd64", OCI, "app")
 	wrong := b.image("linux/amd64", OCI, "app built FROM an amd64 base")
-	b.push(b.layout("buildx-out", "app-1.0"), b.index(OCI,
+	b.pushTo(b.layout("buildx-out", "app-1.0"), b.index(OCI,
 		Entry{Image: amd, Platform: "linux/amd64"},
 		Entry{Image: wrong, Platform: "linux/arm64"},
 		b.attestation(amd), b.attestation(wrong)))
@@ -191,10 +204,25 @@ type builder struct {
 	err  error
 }
 
-func (b *builder) ref(repoTag string) string { return b.dest.Registry + "/" + repoTag }
+// ref is repoTag on the story registry.
+func (b *builder) ref(repoTag string) ref.Ref { return b.parse(ref.Parse, b.dest.Registry+"/"+repoTag) }
 
-func (b *builder) layout(dir, tag string) string {
-	return "oci:" + b.dest.LayoutDir + "/" + dir + ":" + tag
+// prefix is a mirror prefix on the story registry.
+func (b *builder) prefix(path string) ref.Ref {
+	return b.parse(ref.ParsePrefix, b.dest.Registry+"/"+path)
+}
+
+// layout is the entry tag of the layout dir under the layout directory.
+func (b *builder) layout(dir, tag string) ref.Ref {
+	return b.parse(ref.Parse, "oci:"+b.dest.LayoutDir+"/"+dir+":"+tag)
+}
+
+func (b *builder) parse(parse func(string) (ref.Ref, error), s string) ref.Ref {
+	r, err := parse(s)
+	if b.err == nil {
+		b.err = err
+	}
+	return r
 }
 
 func (b *builder) image(p string, f Format, salt string) v1.Image {
@@ -229,16 +257,15 @@ func (b *builder) attestation(subject v1.Image) Entry {
 	return Entry{Image: att, Attests: &d}
 }
 
-// push writes t to a repository reference or, for "oci:" references, an
-// OCI layout.
-func (b *builder) push(ref string, t remote.Taggable) {
+// push writes t to repoTag on the story registry.
+func (b *builder) push(repoTag string, t remote.Taggable) { b.pushTo(b.ref(repoTag), t) }
+
+// pushTo writes t to r, a registry or layout reference.
+func (b *builder) pushTo(r ref.Ref, t remote.Taggable) {
 	if b.err != nil {
 		return
 	}
-	if len(ref) < 4 || ref[:4] != "oci:" {
-		ref = b.ref(ref)
-	}
-	b.err = b.w.Push(b.ctx, ref, t)
+	b.err = b.w.Push(b.ctx, r, t)
 }
 
 // delete removes img's manifest from repo after the index that lists it was
@@ -253,5 +280,5 @@ func (b *builder) delete(repo string, img v1.Image) {
 		b.err = err
 		return
 	}
-	b.err = b.w.Delete(b.ctx, b.ref(repo)+"@"+d.String())
+	b.err = b.w.Delete(b.ctx, b.ref(repo).WithDigest(d.String()))
 }

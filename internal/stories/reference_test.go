@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/registry"
-	"github.com/mlaudit/mlaudit/stories"
 )
 
 // TestCommittedLayoutMatchesGenerator rebuilds the reference layout and
@@ -24,7 +24,7 @@ func TestCommittedLayoutMatchesGenerator(t *testing.T) {
 	if err := stories.WriteReference(context.Background(), c, fresh); err != nil {
 		t.Fatal(err)
 	}
-	committed := filepath.Join("..", "testdata", "layout")
+	committed := filepath.Join("..", "..", "testdata", "layout")
 	want := readTree(t, fresh)
 	got := readTree(t, committed)
 	for name, b := range want {

@@ -3,6 +3,8 @@ package stories
 import (
 	"context"
 	"fmt"
+
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // Reference layout entries: healthy indexes shaped like real published ones.
@@ -35,7 +37,7 @@ func WriteReference(ctx context.Context, w Writer, dir string) error {
 	for _, p := range ReferencePlatforms {
 		docker = append(docker, Entry{Image: b.image(p, Docker, "reference"), Platform: p})
 	}
-	b.push("oci:"+dir+":"+ReferenceDockerList, b.index(Docker, docker...))
+	b.pushTo(b.parse(ref.Parse, "oci:"+dir+":"+ReferenceDockerList), b.index(Docker, docker...))
 
 	var oci, attestations []Entry
 	for _, p := range ReferenceOCIPlatforms {
@@ -43,7 +45,7 @@ func WriteReference(ctx context.Context, w Writer, dir string) error {
 		oci = append(oci, Entry{Image: img, Platform: p})
 		attestations = append(attestations, b.attestation(img))
 	}
-	b.push("oci:"+dir+":"+ReferenceOCIIndex, b.index(OCI, append(oci, attestations...)...))
+	b.pushTo(b.parse(ref.Parse, "oci:"+dir+":"+ReferenceOCIIndex), b.index(OCI, append(oci, attestations...)...))
 	if b.err != nil {
 		return fmt.Errorf("writing the reference layout: %w", b.err)
 	}

@@ -1,0 +1,53 @@
+package ref_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mlaudit/mlaudit/ref"
+)
+
+// FuzzParse: any string is a reference or an ErrInvalid, and a reference's
+// canonical form parses back to the same reference.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"ghcr.io/org/app:1.0", "localhost:5000/app@sha256:" + strings.Repeat("a", 64), "oci:./out:tag",
+		"oci:out:docker.io/library/app:1.0", "registry.example.com/", "UPPER/case", "a:b:c/d", "", "oci:", "@", "::/", "docker://alpine"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ref.Parse(s)
+		if err != nil {
+			if !errors.Is(err, ref.ErrInvalid) {
+				t.Fatalf("Parse(%q) error %v is not ErrInvalid", s, err)
+			}
+			return
+		}
+		again, err := ref.Parse(r.String())
+		if err != nil || !again.Equal(r) {
+			t.Fatalf("Parse(%q) = %q, which parses back as %#v, %v", s, r, again, err)
+		}
+	})
+}
+
+// FuzzParsePattern: any string is a pattern or an ErrInvalid, and matching
+// never panics.
+func FuzzParsePattern(f *testing.F) {
+	for _, s := range []string{"ghcr.io/org/*", "docker.io/library/*", "alpine", "oci:out*", "[", "ghcr.io/", "*.dkr.ecr.*.amazonaws.com/app", "Upper/case"} {
+		f.Add(s)
+	}
+	r, err := ref.Parse("index.docker.io/library/alpine:3")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ref.ParsePattern(s)
+		if err != nil {
+			if !errors.Is(err, ref.ErrInvalid) {
+				t.Fatalf("ParsePattern(%q) error %v is not ErrInvalid", s, err)
+			}
+			return
+		}
+		_ = p.Match(r)
+	})
+}

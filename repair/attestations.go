@@ -1,0 +1,38 @@
+package repair
+
+import (
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/mlaudit/mlaudit/ref"
+	"github.com/mlaudit/mlaudit/tree"
+)
+
+// attestations keeps attestations whose image stays, adds those of source
+// images that were added, and drops those whose image left.
+func (b *builder) attestations() {
+	kept := map[string]bool{}
+	for _, s := range b.live() {
+		kept[s.desc.Digest.String()] = true
+	}
+	present := map[v1.Hash]bool{}
+	var atts []*slot
+	for _, a := range b.atts {
+		subject := a.desc.Annotations[tree.AnnotationReferenceDigest]
+		if !kept[subject] {
+			b.drop(a, "attests "+ref.ShortDigest(subject)+", which leaves the index")
+			continue
+		}
+		a.row = Row{Platform: "unknown", Action: Keep, Reason: "attests " + ref.ShortDigest(subject), Attestation: true}
+		present[a.desc.Digest] = true
+		atts = append(atts, a)
+	}
+	for _, a := range b.srcAtt {
+		subject := a.desc.Annotations[tree.AnnotationReferenceDigest]
+		if kept[subject] && !present[a.desc.Digest] {
+			a.row = Row{Platform: "unknown", Action: Add, Reason: "attests " + ref.ShortDigest(subject), Attestation: true}
+			present[a.desc.Digest] = true
+			atts = append(atts, a)
+		}
+	}
+	b.atts = atts
+}
