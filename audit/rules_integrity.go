@@ -25,14 +25,21 @@ func checkIntegrity(c *checker) {
 			continue
 		}
 		what := "manifest " + ref.ShortDigest(n.Descriptor.Digest.String())
+		if n.IsIndex() {
+			what = "index " + ref.ShortDigest(n.Descriptor.Digest.String())
+		}
 		if n.Manifest != nil {
 			what = "config " + ref.ShortDigest(n.Manifest.Config.Digest.String()) + " of " + what
+		}
+		lists := "the index lists"
+		if n == c.root {
+			lists = "the tag holds"
 		}
 		var mismatch *tree.DigestMismatchError
 		switch {
 		case errors.Is(n.Err, tree.ErrMissing):
 			mark(l.row, StatusMissingChild)
-			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "the index lists %s but %s", what, c.lacks())
+			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s but %s", lists, what, c.lacks())
 		case errors.As(n.Err, &mismatch):
 			mark(l.row, StatusDigestMismatch)
 			c.add(DigestMismatch, n.Descriptor.Digest.String(), l.claimed(), "%s: %v", what, mismatch)

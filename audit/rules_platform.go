@@ -11,7 +11,9 @@ import (
 func checkPlatformFields(c *checker) {
 	for _, l := range c.images() {
 		digest := l.node.Descriptor.Digest.String()
-		if c.isIndex() {
+		// An index entry that is itself an index (unread: a read one is
+		// walked) has no platform by nature.
+		if c.isIndex() && !l.node.IsIndex() {
 			claimed := l.claimed()
 			if platform.Empty(claimed) {
 				mark(l.row, StatusNoPlatform)

@@ -52,39 +52,38 @@ type repoPattern struct {
 }
 
 func (r *repoPattern) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: repository: give a glob over registry/repository, e.g. ghcr.io/org/*", n.Line)
-	}
-	p, err := ref.ParsePattern(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: repository: %v", n.Line, err)
-	}
-	r.pattern, r.set = p, true
-	return nil
+	p, err := scalar(n, "repository", ref.ParsePattern)
+	r.pattern, r.set = p, err == nil
+	return err
 }
 
 // target is a reference to audit.
 type target struct{ ref ref.Ref }
 
-func (t *target) UnmarshalYAML(n *yaml.Node) error {
-	r, err := ref.Parse(n.Value)
-	if err != nil || n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: targets: %v", n.Line, err)
-	}
-	t.ref = r
-	return nil
+func (t *target) UnmarshalYAML(n *yaml.Node) (err error) {
+	t.ref, err = scalar(n, "targets", ref.Parse)
+	return err
 }
 
 // mirror is a mirror prefix.
 type mirror struct{ ref ref.Ref }
 
-func (m *mirror) UnmarshalYAML(n *yaml.Node) error {
-	r, err := ref.ParsePrefix(n.Value)
-	if err != nil || n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: mirrors: %v", n.Line, err)
+func (m *mirror) UnmarshalYAML(n *yaml.Node) (err error) {
+	m.ref, err = scalar(n, "mirrors", ref.ParsePrefix)
+	return err
+}
+
+// scalar parses one scalar value with parse; errors name the line and key.
+func scalar[T any](n *yaml.Node, key string, parse func(string) (T, error)) (T, error) {
+	var zero T
+	if n.Kind != yaml.ScalarNode {
+		return zero, fmt.Errorf("line %d: %s: give one value here, not a list or a map", n.Line, key)
 	}
-	m.ref = r
-	return nil
+	v, err := parse(n.Value)
+	if err != nil {
+		return zero, fmt.Errorf("line %d: %s: %v", n.Line, key, err)
+	}
+	return v, nil
 }
 
 // platforms is a list of OS/ARCH[/VARIANT], as a YAML list or one

@@ -103,11 +103,7 @@ func expandBackup(opts ApplyOptions, tag, oldDigest string) string {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	hex := oldDigest[strings.Index(oldDigest, ":")+1:]
-	if len(hex) > 12 {
-		hex = hex[:12]
-	}
-	return strings.NewReplacer("{tag}", tag, "{date}", now.UTC().Format("20060102"), "{digest}", hex).Replace(opts.BackupTag)
+	return strings.NewReplacer("{tag}", tag, "{date}", now.UTC().Format("20060102"), "{digest}", ref.ShortHex(oldDigest)).Replace(opts.BackupTag)
 }
 
 func orNone(d string) string {

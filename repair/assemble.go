@@ -43,10 +43,37 @@ func (b *builder) rank(s *slot) string {
 	return "1" + s.key()
 }
 
+// entries are the new index's entries: the existing ones that stay, in
+// their order; then images added, by rank; then attestations added.
+func (b *builder) entries() []*slot {
+	attKept := map[*slot]bool{}
+	for _, a := range b.atts {
+		attKept[a] = true
+	}
+	var out, added []*slot
+	for _, s := range b.order {
+		if !s.dropped && (!tree.IsAttestation(s.desc) || attKept[s]) {
+			out = append(out, s)
+		}
+	}
+	for _, s := range b.live() {
+		if s.origin == appended {
+			added = append(added, s)
+		}
+	}
+	out = append(out, added...)
+	for _, a := range b.atts {
+		if a.origin == appended {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // plan assembles the new index, audits it and returns the plan.
 func (b *builder) plan() (*Plan, error) {
 	p := &Plan{Target: b.in.Target, Dest: b.in.Target, Rows: []Row{}, Findings: []audit.Finding{}, Notes: []string{}}
-	entries := append(b.live(), b.atts...)
+	entries := b.entries()
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("nothing is left to put in %s: every entry was dropped and no source provides a platform", b.in.Target)
 	}
@@ -98,7 +125,7 @@ func (b *builder) plan() (*Plan, error) {
 	for _, pr := range problems {
 		p.Findings = append(p.Findings, audit.Finding{Ref: b.in.Target, Code: audit.MissingChild, Severity: audit.Error, Message: pr.Error(), Hint: audit.MissingChild.Info().Hint})
 	}
-	p.Notes = b.signatureNotes()
+	p.Notes = b.signatureNotes(p, dest)
 	return p, nil
 }
 

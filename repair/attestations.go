@@ -19,7 +19,7 @@ func (b *builder) attestations() {
 	for _, a := range b.atts {
 		subject := a.desc.Annotations[tree.AnnotationReferenceDigest]
 		if !kept[subject] {
-			b.drop(a, "attests "+ref.ShortDigest(subject)+", which leaves the index")
+			b.drop(a, "attests "+ref.ShortDigest(subject)+", which is not in the new index")
 			continue
 		}
 		a.row = Row{Platform: "unknown", Action: Keep, Reason: "attests " + ref.ShortDigest(subject), Attestation: true}
@@ -30,6 +30,7 @@ func (b *builder) attestations() {
 		subject := a.desc.Annotations[tree.AnnotationReferenceDigest]
 		if kept[subject] && !present[a.desc.Digest] {
 			a.row = Row{Platform: "unknown", Action: Add, Reason: "attests " + ref.ShortDigest(subject), Attestation: true}
+			a.origin = appended
 			present[a.desc.Digest] = true
 			atts = append(atts, a)
 		}

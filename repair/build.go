@@ -103,14 +103,21 @@ type slot struct {
 	why     string
 	origin  origin
 	dropped bool
+	// within, on a nested index's platforms, is the nested index's slot:
+	// the platform is provided there.
+	within *slot
 }
 
 // key is the platform the slot takes in the new index.
 func (s *slot) key() string { return platform.Format(platform.FromV1(s.desc.Platform)) }
 
 type builder struct {
-	in     Input
-	slots  []*slot // existing entries, in index order, then additions
+	in Input
+	// order is every existing entry, attestations included, in index
+	// order: the new index keeps it, so a rebuild that changes nothing
+	// keeps its bytes and digest.
+	order  []*slot
+	slots  []*slot // existing image entries, in index order, then additions
 	byKey  map[string]*slot
 	atts   []*slot // attestations, existing first
 	srcAtt []*slot // attestations offered by source indexes

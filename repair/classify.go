@@ -23,19 +23,35 @@ func (b *builder) existing() {
 			return
 		}
 		s := &slot{node: cur, from: b.in.Target, desc: entryDescriptor(cur, *cfg)}
+		b.order = append(b.order, s)
 		b.place(s, Keep, "the tag's single image, now an entry of the index")
 		return
 	}
 	for _, child := range cur.Children {
 		s := &slot{desc: child.Descriptor, node: child, from: b.in.Target}
+		b.order = append(b.order, s)
 		switch {
 		case child.IsAttestation():
 			b.atts = append(b.atts, s)
 		case child.Index != nil:
 			s.row = Row{Platform: "(nested index)", Action: Keep, Reason: "nested index kept as it is"}
 			b.slots = append(b.slots, s)
+			b.provideNested(s)
 		default:
 			b.classify(s)
+		}
+	}
+}
+
+// provideNested records the platforms a kept nested index provides, so
+// that sources do not add them again beside it.
+func (b *builder) provideNested(s *slot) {
+	for _, img := range s.node.Images() {
+		if p := img.Claimed(); !platform.Empty(p) {
+			key := platform.Format(p)
+			if _, ok := b.byKey[key]; !ok {
+				b.byKey[key] = &slot{desc: img.Descriptor, from: s.from, within: s}
+			}
 		}
 	}
 }

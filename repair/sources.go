@@ -45,6 +45,8 @@ func (b *builder) offer(from ref.Ref, img *tree.Node) {
 		switch {
 		case have.desc.Digest == s.desc.Digest:
 			// The index already lists this very image.
+		case have.within != nil:
+			b.out = append(b.out, Row{Platform: key, Digest: digest, Source: from, Action: Skip, Reason: "the nested index " + ref.ShortDigest(have.within.desc.Digest.String()) + " provides it"})
 		case have.origin != existing:
 			b.out = append(b.out, Row{Platform: key, Digest: digest, Source: from, Action: Skip, Reason: "already taken from " + have.from.String()})
 		case b.in.PreferSources:

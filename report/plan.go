@@ -107,12 +107,14 @@ func RenderApplied(w io.Writer, o *repair.Outcome) error {
 	if !a.Moved {
 		pr.line(dest.String() + " already holds this index; nothing was written.")
 	} else {
-		pr.line(fmt.Sprintf("Applied: %s now holds %s (it held %s).", dest, a.NewDigest, orNothing(a.OldDigest)))
+		pr.wrapped("", fmt.Sprintf("Applied: %s now holds %s (it held %s).", dest, a.NewDigest, orNothing(a.OldDigest)))
 		if a.Backup != nil {
-			pr.line("The old index is kept as " + a.Backup.String() + ".")
+			pr.wrapped("", "The old index is kept as "+a.Backup.String()+".")
 		}
 		if a.OldDigest != "" && dest.Scheme == ref.Registry {
-			pr.line(fmt.Sprintf("To put it back: crane tag %s %s", dest.WithDigest(a.OldDigest), dest.Tag))
+			// A command to paste: one line, however long.
+			pr.line("To put it back:")
+			pr.line(fmt.Sprintf("  crane tag %s %s", dest.WithDigest(a.OldDigest), dest.Tag))
 		}
 	}
 	pr.line("")

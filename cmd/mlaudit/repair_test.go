@@ -75,7 +75,7 @@ func TestRepairStoriesOnDistributionRegistry(t *testing.T) {
 		if got := rawManifest(t, host+"/aibrix/runtime:v0.3.0-rc.2-before-repair"); got != old {
 			t.Error("the backup tag must hold the old index byte for byte")
 		}
-		if !strings.Contains(r.stdout, "To put it back: crane tag") || !strings.Contains(r.stdout, "0 errors, 0 warnings") {
+		if !strings.Contains(r.stdout, "To put it back:\n  crane tag") || !strings.Contains(r.stdout, "0 errors, 0 warnings") {
 			t.Errorf("the output should say how to undo and show a clean audit:\n%s", r.stdout)
 		}
 	})

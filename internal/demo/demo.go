@@ -126,7 +126,8 @@ func repairAIBrix(ctx context.Context, w io.Writer, client *registry.Client, tar
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Now your own images:")
 	fmt.Fprintln(w, "  mlaudit audit --require linux/amd64,linux/arm64 REGISTRY/REPO:TAG")
-	fmt.Fprintln(w, "  mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 REGISTRY/REPO:TAG")
+	fmt.Fprintln(w, "  mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 \\")
+	fmt.Fprintln(w, "    REGISTRY/REPO:TAG")
 	return nil
 }
 
