@@ -9,6 +9,7 @@ import (
 	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // TestReferenceLayout audits the committed layout, shaped like published
@@ -67,5 +68,28 @@ func TestLayoutRefNameWithColons(t *testing.T) {
 	}
 	if got := r.Images[0].Ref.String(); got != "oci:"+dir+":"+name {
 		t.Errorf("ref = %q", got)
+	}
+}
+
+// TestLayoutWithMirrorsIsAudited: a layout has no copy in a mirror, so a
+// policy's mirrors do not make a layout target "not audited".
+func TestLayoutWithMirrorsIsAudited(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	img, err := stories.Image("linux/amd64", stories.OCI, "mirrors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t)
+	at := storytest.Parse(t, "oci:"+dir+":1")
+	if err := c.Push(context.Background(), at, img); err != nil {
+		t.Fatal(err)
+	}
+	mirror, err := ref.ParsePrefix("registry.internal/mirror")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := audit.Run(context.Background(), c, []audit.Target{{Ref: at, Mirrors: []ref.Ref{mirror}}}, audit.Options{})
+	if len(r.Errors) != 0 || len(r.Images) != 1 || len(r.Findings) != 0 {
+		t.Errorf("errors %v, images %d, findings %v; want one clean image", r.Errors, len(r.Images), r.Findings)
 	}
 }

@@ -256,6 +256,9 @@ func (a *auditor) claim(r ref.Ref) bool {
 
 // mirrors compares j's tag with its copy under each mirror prefix.
 func (a *auditor) mirrors(ctx context.Context, o *outcome, j job, root *tree.Node) {
+	if j.ref.Scheme != ref.Registry {
+		return // a layout has no copy in a mirror
+	}
 	for _, prefix := range j.target.Mirrors {
 		mirror, err := j.ref.Rebase(prefix)
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mlaudit/mlaudit/internal/memo"
 	"github.com/mlaudit/mlaudit/platform"
@@ -56,7 +55,7 @@ type Result struct {
 // certain: the entrypoint and at least three binaries read, or the file
 // cap reached.
 func (in *Inspector) Inspect(ctx context.Context, m *v1.Manifest, cfg *v1.ConfigFile, open Opener) (*Result, error) {
-	want := platform.Normalize(specs.Platform{OS: cfg.OS, Architecture: cfg.Architecture}).Architecture
+	want := platform.Normalize(*platform.OfConfig(cfg)).Architecture
 	r := &Result{Arch: want}
 	entry := entrypoint(cfg)
 	seen := map[string]bool{}

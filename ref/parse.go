@@ -136,9 +136,9 @@ func parseLayout(written, rest string) (Ref, error) {
 			rest = strings.TrimSuffix(rest[:i], ":") // skopeo writes oci:DIR:@sha256:...
 		}
 	}
-	dir, tag, hasTag := rest, "", false
-	if r.Digest == "" {
-		dir, tag, hasTag = strings.Cut(rest, ":")
+	dir, tag, hasTag := strings.Cut(rest, ":")
+	if hasTag && tag == "" && r.Digest != "" {
+		hasTag = false // oci:DIR:@sha256:..., skopeo's form
 	}
 	dir = strings.TrimSpace(dir)
 	if dir == "" {

@@ -53,8 +53,15 @@ func ParsePattern(s string) (Pattern, error) {
 		return bad("repository names are lower case, so this pattern would match nothing")
 	}
 	host, repo := "", s
-	if first, rest, ok := strings.Cut(s, "/"); ok && (first == "localhost" || strings.ContainsAny(first, ".:")) {
-		host, repo = first, rest
+	if first, rest, ok := strings.Cut(s, "/"); ok {
+		switch {
+		case first == "localhost" || strings.ContainsAny(first, ".:"):
+			host, repo = first, rest
+		case strings.ContainsAny(first, "*?["):
+			// "*/org/*" could mean any registry or a Docker Hub namespace;
+			// either reading would silently miss what the other matches.
+			return bad("the first segment " + first + " is a wildcard that could be a registry or a Docker Hub namespace; write a host glob with a dot (*.io/org/*, *.example.com/org/*) or docker.io/" + s)
+		}
 	}
 	if repo == "" {
 		return bad("give the repository part too, e.g. " + host + "/*")

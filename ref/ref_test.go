@@ -42,6 +42,7 @@ func TestParse(t *testing.T) {
 		{in: "oci:out:docker.io/library/app:1.0", canonical: "oci:out:docker.io/library/app:1.0", scheme: ref.Layout, path: "out", tag: "docker.io/library/app:1.0"},
 		{in: "oci:out@" + digest, canonical: "oci:out@" + digest, scheme: ref.Layout, path: "out", digest: digest},
 		{in: "oci:out:@" + digest, canonical: "oci:out@" + digest, scheme: ref.Layout, path: "out", digest: digest},
+		{in: "oci:out:1.0@" + digest, canonical: "oci:out:1.0@" + digest, scheme: ref.Layout, path: "out", tag: "1.0", digest: digest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -228,7 +229,7 @@ func TestPattern(t *testing.T) {
 }
 
 func TestPatternRejects(t *testing.T) {
-	for _, p := range []string{"", "ghcr.io/org/[", "ghcr.io/Org/*", "ghcr.io/org/app:1.0", "ghcr.io/org/app@" + digest, "ghcr.io/", "oci:"} {
+	for _, p := range []string{"", "ghcr.io/org/[", "ghcr.io/Org/*", "*/org/*", "*/*", "ghcr.io/org/app:1.0", "ghcr.io/org/app@" + digest, "ghcr.io/", "oci:"} {
 		if _, err := ref.ParsePattern(p); !errors.Is(err, ref.ErrInvalid) {
 			t.Errorf("ParsePattern(%q) error = %v, want ErrInvalid", p, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -148,14 +149,20 @@ func (c *Client) repo(r ref.Ref) (*remoteRepo, error) {
 	return rr, nil
 }
 
-// layout is the scheme of r's layout directory, made once per run.
+// layout is the scheme of r's layout directory, made once per run and
+// keyed by absolute path, so two spellings of one directory share its
+// index.json lock.
 func (c *Client) layout(r ref.Ref) *layoutRepo {
+	key := r.Path
+	if abs, err := filepath.Abs(r.Path); err == nil {
+		key = abs
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l, ok := c.layouts[r.Path]
+	l, ok := c.layouts[key]
 	if !ok {
 		l = newLayoutRepo(r.Repo())
-		c.layouts[r.Path] = l
+		c.layouts[key] = l
 	}
 	return l
 }

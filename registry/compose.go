@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -42,10 +43,29 @@ func (x *composed) Image(h v1.Hash) (v1.Image, error) {
 	return s.image(x.ctx, h)
 }
 
+// Layer is asked for entries that are neither images nor indexes
+// (artifacts). go-containerregistry would copy them as plain blobs, which a
+// registry does not take as manifests; mlaudit refuses them by name rather
+// than push an index whose entry is missing.
+func (x *composed) Layer(h v1.Hash) (v1.Layer, error) { return nil, unsupportedEntry(x, h) }
+
 func (x *composed) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	s, err := x.c.scheme(x.from(h))
 	if err != nil {
 		return nil, err
 	}
 	return s.index(x.ctx, h)
+}
+
+// unsupportedEntry names an entry of idx that mlaudit cannot copy.
+func unsupportedEntry(idx v1.ImageIndex, h v1.Hash) error {
+	mt := types.MediaType("")
+	if im, err := idx.IndexManifest(); err == nil {
+		for _, d := range im.Manifests {
+			if d.Digest == h {
+				mt = d.MediaType
+			}
+		}
+	}
+	return fmt.Errorf("%w: entry %s has media type %q, neither an image nor an index; mlaudit does not copy such entries", ErrUnsupported, h, mt)
 }

@@ -26,8 +26,14 @@ var (
 	ErrBadResponse = errors.New("bad response")
 )
 
-// ErrInvalidTarget is wrapped by every error [ParseTarget] returns.
+// ErrInvalidTarget: a well-formed reference that cannot be used this way
+// (a layout directory that is not one, a repository where an image is
+// needed, a tag to move that is a digest).
 var ErrInvalidTarget = errors.New("invalid target")
+
+// ErrUnsupported: content mlaudit does not handle (an index entry that is
+// neither an image nor an index, when copying it).
+var ErrUnsupported = errors.New("unsupported content")
 
 // StatusError is a registry's answer with an unexpected HTTP status.
 type StatusError struct {

@@ -39,7 +39,10 @@ func (l *layoutRepo) at(id string) ref.Ref { return at(l.base, id) }
 
 // check reports whether the directory is a layout that can be read; r is
 // the reference as given, for the message.
-func (l *layoutRepo) check(r ref.Ref) error {
+func (l *layoutRepo) check(r ref.Ref, write bool) error {
+	if write {
+		return l.checkWritable()
+	}
 	info, err := os.Stat(l.dir)
 	if err != nil || !info.IsDir() {
 		return fmt.Errorf("%w %q: %s is not a directory; give the folder written by `buildx --output type=oci,dest=DIR,tar=false` or `skopeo copy ... oci:DIR`", ErrInvalidTarget, r.Written(), l.dir)

@@ -108,6 +108,6 @@ func (x *layoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	return x.l.index(x.ctx, h)
 }
 
-// Blob lets go-containerregistry copy entries that are neither images nor
-// indexes (artifacts) as plain blobs.
-func (x *layoutIndex) Blob(h v1.Hash) (io.ReadCloser, error) { return x.l.openBlob(h) }
+// Layer refuses entries that are neither images nor indexes, as
+// composed.Layer does.
+func (x *layoutIndex) Layer(h v1.Hash) (v1.Layer, error) { return nil, unsupportedEntry(x, h) }

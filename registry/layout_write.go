@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,24 +26,48 @@ import (
 const annotationContainerdName = "io.containerd.image.name"
 
 // open returns the layout to write to, creating it in a directory that
-// does not exist or is empty. A directory holding other files is refused:
-// writing a layout into it would mix the two.
+// does not exist or is empty (or holds only what an interrupted creation
+// left: oci-layout and blobs/). A directory holding other files is
+// refused: writing a layout into it would mix the two. index.json is
+// created last and atomically, so it exists only in a whole layout.
 func (l *layoutRepo) open() (layout.Path, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(l.dir, "index.json")); err == nil {
 		return l.path, nil
 	}
-	entries, err := os.ReadDir(l.dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("opening the layout %s: %w", l.dir, err)
+	if err := l.checkWritable(); err != nil {
+		return "", err
 	}
-	if len(entries) > 0 {
-		return "", fmt.Errorf("%w: %s is not an OCI layout (it has no index.json) and is not empty; write to a new or empty directory", ErrInvalidTarget, l.dir)
+	if err := l.path.WriteFile("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		return "", fmt.Errorf("creating the layout %s: %w", l.dir, err)
 	}
-	p, err := layout.Write(l.dir, empty.Index)
+	raw, err := empty.Index.RawManifest()
+	if err == nil {
+		err = atomicfile.WriteBytes(filepath.Join(l.dir, "index.json"), 0o644, raw)
+	}
 	if err != nil {
 		return "", fmt.Errorf("creating the layout %s: %w", l.dir, err)
 	}
-	return p, nil
+	return l.path, nil
+}
+
+// checkWritable reports whether a layout can be written here: one exists,
+// or the directory does not, or holds nothing a layout would not.
+func (l *layoutRepo) checkWritable() error {
+	if _, err := os.Stat(filepath.Join(l.dir, "index.json")); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(l.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("opening the layout %s: %w", l.dir, err)
+	}
+	for _, e := range entries {
+		if e.Name() != "oci-layout" && e.Name() != "blobs" {
+			return fmt.Errorf("%w: %s is not an OCI layout (it has no index.json) and is not empty; write to a new or empty directory", ErrInvalidTarget, l.dir)
+		}
+	}
+	return nil
 }
 
 func (l *layoutRepo) push(_ context.Context, id string, t remote.Taggable) error {
@@ -83,13 +106,21 @@ func (l *layoutRepo) pushIndex(_ context.Context, idx v1.ImageIndex) error {
 }
 
 func (l *layoutRepo) moveTag(_ context.Context, tag string, raw []byte, mt types.MediaType) error {
-	p, err := l.open()
-	if err != nil {
+	if _, err := l.open(); err != nil {
 		return err
 	}
 	digest := sha256Of(raw)
-	if err := p.WriteBlob(digest, io.NopCloser(bytes.NewReader(raw))); err != nil {
-		return fmt.Errorf("writing to the layout %s: %w", l.dir, err)
+	// Written here rather than with go-containerregistry's WriteBlob, which
+	// writes in place and takes any file of that name as present: a blob
+	// cut short by a killed run would be trusted.
+	if existing, err := l.read(digest, maxManifestBytes, "manifest"); err != nil || !bytes.Equal(existing, raw) {
+		dir := filepath.Join(l.dir, "blobs", digest.Algorithm)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("writing to the layout %s: %w", l.dir, err)
+		}
+		if err := atomicfile.WriteBytes(filepath.Join(dir, digest.Hex), 0o644, raw); err != nil {
+			return fmt.Errorf("writing to the layout %s: %w", l.dir, err)
+		}
 	}
 	return l.setEntry(tag, v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: digest})
 }

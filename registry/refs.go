@@ -52,9 +52,19 @@ func (c *Client) Resolve(ctx context.Context, r ref.Ref) (string, error) {
 // CheckTarget reports, without a request, whether r can be read at all:
 // an OCI layout's directory must exist and hold index.json. Registry
 // references always pass; what a registry holds is learnt by asking.
-func (c *Client) CheckTarget(r ref.Ref) error {
-	if r.Scheme != ref.Layout {
+func (c *Client) CheckTarget(r ref.Ref) error { return c.check(r, false) }
+
+// CheckDestination reports, without a request or a write, whether r can
+// be written: a layout directory must be a layout, or new, or empty.
+func (c *Client) CheckDestination(r ref.Ref) error { return c.check(r, true) }
+
+func (c *Client) check(r ref.Ref, write bool) error {
+	if r.IsRegistry() {
 		return nil
 	}
-	return c.layout(r).check(r)
+	s, err := c.scheme(r)
+	if err != nil {
+		return err
+	}
+	return s.check(r, write)
 }

@@ -43,6 +43,9 @@ type scheme interface {
 	moveTag(ctx context.Context, tag string, raw []byte, mt types.MediaType) error
 	// delete removes the manifest with this digest.
 	delete(ctx context.Context, digest string) error
+	// check reports, without a request, whether r can be read (or, with
+	// write, written) at all.
+	check(r ref.Ref, write bool) error
 }
 
 // reader is what walking a tree needs of a scheme.

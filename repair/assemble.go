@@ -123,7 +123,7 @@ func (b *builder) plan() (*Plan, error) {
 	_, findings, problems := audit.Check(p.Dest, root, b.in.Require)
 	p.Findings = append(p.Findings, findings...)
 	for _, pr := range problems {
-		p.Findings = append(p.Findings, audit.Finding{Ref: b.in.Target, Code: audit.MissingChild, Severity: audit.Error, Message: pr.Error(), Hint: audit.MissingChild.Info().Hint})
+		p.Findings = append(p.Findings, audit.Finding{Ref: p.Dest, Code: audit.MissingChild, Severity: audit.Error, Message: pr.Error(), Hint: audit.MissingChild.Info().Hint})
 	}
 	p.Notes = b.signatureNotes(p, dest)
 	return p, nil

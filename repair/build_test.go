@@ -416,7 +416,7 @@ func TestBuild(t *testing.T) {
 			codes: "platform-mismatch",
 			check: func(t *testing.T, p *repair.Plan) {
 				for _, r := range p.Rows {
-					if r.Platform == "linux/arm64" && !strings.Contains(r.Reason, "--fix") {
+					if r.Platform == "linux/arm64" && !strings.Contains(r.Reason, "fixing") {
 						t.Errorf("the row should say how to mend it: %q", r.Reason)
 					}
 				}
@@ -602,7 +602,7 @@ func TestBuild(t *testing.T) {
 			sources: []srcSpec{{at("app:1-amd64"), newAmd}},
 			rows:    "keep linux/amd64, keep linux/arm64, skip linux/amd64", ok: true, changed: false, mediaType: oci,
 			check: func(t *testing.T, p *repair.Plan) {
-				if skip := rowsWith(p, repair.Skip); len(skip) != 1 || skip[0].Digest != dg(newAmd) || !strings.Contains(skip[0].Reason, "--prefer-sources") {
+				if skip := rowsWith(p, repair.Skip); len(skip) != 1 || skip[0].Digest != dg(newAmd) || !strings.Contains(skip[0].Reason, "preferring sources") {
 					t.Errorf("skip row: %+v", skip)
 				}
 			},

@@ -83,7 +83,7 @@ func (b *builder) classify(s *slot) {
 				s.desc.Platform = platform.ToV1(platform.Canonical(*claimed))
 				b.place(s, Fix, "rewritten: "+why)
 			} else {
-				b.place(s, Keep, why+" (--fix rewrites it)")
+				b.place(s, Keep, why+" (fixing rewrites it)")
 			}
 			return
 		}
@@ -104,7 +104,7 @@ func (b *builder) place(s *slot, action Action, reason string) {
 			b.drop(s, "duplicates "+ref.ShortDigest(first.desc.Digest.String())+", which is kept")
 			return
 		}
-		s.row.Reason = "duplicates " + ref.ShortDigest(first.desc.Digest.String()) + " (--fix drops it)"
+		s.row.Reason = "duplicates " + ref.ShortDigest(first.desc.Digest.String()) + " (fixing drops it)"
 		b.slots = append(b.slots, s)
 		return
 	}
@@ -128,7 +128,7 @@ func (b *builder) settleWrong() {
 		}
 		switch {
 		case !b.in.Fix:
-			s.row.Reason = "its manifest " + s.why + "; --fix, or --from an image of this platform, would mend it"
+			s.row.Reason = "its manifest " + s.why + "; fixing, or a source image of this platform, would mend it"
 		case s.fault == mislabelled:
 			canon := platform.Canonical(*configPlatform(s.node))
 			key := platform.Format(&canon)

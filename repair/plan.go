@@ -105,13 +105,14 @@ func (p *Plan) OK() bool {
 
 // Errors a repair returns, for errors.Is.
 var (
-	// ErrUnsatisfied: the plan cannot satisfy the requirements, or would
-	// leave an error-level finding; nothing was written.
+	// ErrUnsatisfied is returned when the plan cannot satisfy the
+	// requirements, or would leave an error-level finding; nothing was
+	// written.
 	ErrUnsatisfied = errors.New("the repaired index would still be wrong")
-	// ErrChanged: the tag changed after the plan was made; the tag was
-	// not moved.
+	// ErrChanged is returned when the tag changed after the plan was made;
+	// the tag was not moved.
 	ErrChanged = errors.New("the tag changed since the plan was made")
-	// ErrNoSources: the target does not exist and nothing was given to
-	// build it from.
+	// ErrNoSources is returned when the target does not exist and nothing
+	// was given to build it from.
 	ErrNoSources = errors.New("nothing to build from")
 )

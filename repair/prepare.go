@@ -39,8 +39,8 @@ type Request struct {
 	PreferSources bool
 }
 
-// ErrNotATag: a repair's target or destination is not a tag. A tag is what
-// moves.
+// ErrNotATag is returned when a repair's target or destination is not a
+// tag: a tag is what moves.
 var ErrNotATag = errors.New("not a tag")
 
 // Prepare fetches what req needs and builds its plan. Sources named in

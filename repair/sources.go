@@ -53,9 +53,9 @@ func (b *builder) offer(from ref.Ref, img *tree.Node) {
 			old := have.desc.Digest.String()
 			*have = *s
 			have.origin = replacing
-			have.row = Row{Platform: key, Action: Replace, Reason: "replaces " + ref.ShortDigest(old) + " (--prefer-sources)"}
+			have.row = Row{Platform: key, Action: Replace, Reason: "replaces " + ref.ShortDigest(old) + " (sources preferred)"}
 		default:
-			b.out = append(b.out, Row{Platform: key, Digest: digest, Source: from, Action: Skip, Reason: "the index already has a correct entry, " + ref.ShortDigest(have.desc.Digest.String()) + " (--prefer-sources replaces it)"})
+			b.out = append(b.out, Row{Platform: key, Digest: digest, Source: from, Action: Skip, Reason: "the index already has a correct entry, " + ref.ShortDigest(have.desc.Digest.String()) + " (preferring sources replaces it)"})
 		}
 		return
 	}

@@ -125,7 +125,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 		opts.Deep = &deep.Inspector{Limits: lim, Store: sess.cache}
 	}
 	result := audit.Run(cmd.Context(), client, targets(refs, pol, f.deep), opts)
-	adviseResult(result)
+	adviseResult(cmd, result)
 	if err := writeReport(cmd, f.output, format, result); err != nil {
 		return &exitError{code: exitUnaudited, err: err}
 	}

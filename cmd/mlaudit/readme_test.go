@@ -72,3 +72,42 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEPolicyExplainExample runs the README's policy explain example
+// on the README's policy and compares the output, so the two never drift.
+func TestREADMEPolicyExplainExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	yamlStart := strings.Index(readme, "```yaml\nversion: 1\n")
+	if yamlStart < 0 {
+		t.Fatal("README has no policy example")
+	}
+	policyText := readme[yamlStart+len("```yaml\n"):]
+	policyText = policyText[:strings.Index(policyText, "```")]
+	const prompt = "$ mlaudit policy explain --policy policy.yaml "
+	i := strings.Index(readme, prompt)
+	if i < 0 {
+		t.Fatal("README has no policy explain example")
+	}
+	example := readme[i+len("$ "):]
+	example = example[:strings.Index(example, "```")]
+	command, want, _ := strings.Cut(example, "\n")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(policyText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Fields(strings.TrimPrefix(command, "mlaudit "))
+	for i, a := range args {
+		if a == "policy.yaml" {
+			args[i] = filepath.Join(dir, "policy.yaml")
+		}
+	}
+	r := mlaudit(t, "", args...)
+	got := strings.ReplaceAll(r.stdout, filepath.Join(dir, "policy.yaml"), "policy.yaml")
+	if r.code != 0 || got != want {
+		t.Errorf("README's example differs from what mlaudit prints (exit %d):\n--- README\n%s--- mlaudit\n%s", r.code, want, got)
+	}
+}

@@ -99,6 +99,13 @@ func runRepair(cmd *cobra.Command, f *repairFlags, arg string) error {
 			return usageError(fmt.Errorf("--from: %w", err))
 		}
 	}
+	dest, flag := job.Target, "the target"
+	if job.To.Scheme != "" {
+		dest, flag = job.To, "--to"
+	}
+	if err := client.CheckDestination(dest); err != nil {
+		return usageError(fmt.Errorf("%s: %w", flag, err))
+	}
 	// A client of its own for the audit after applying, so its request
 	// counts are its own.
 	verify, err := sess.client()
@@ -124,13 +131,13 @@ func runRepair(cmd *cobra.Command, f *repairFlags, arg string) error {
 	case errors.Is(err, repair.ErrChanged):
 		return &exitError{code: exitChanged, err: err}
 	case err != nil:
-		return &exitError{code: exitUnaudited, err: advise(err)}
+		return &exitError{code: exitUnaudited, err: advise(cmd, err)}
 	}
 	if format == report.Table {
 		if !job.Apply {
 			fmt.Fprintln(out, "Dry run: nothing was written. Run again with --apply to push this plan.")
 		} else {
-			adviseResult(outcome.Audit)
+			adviseResult(cmd, outcome.Audit)
 			if err := report.RenderApplied(out, outcome); err != nil {
 				return err
 			}

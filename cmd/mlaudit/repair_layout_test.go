@@ -195,7 +195,7 @@ func TestRepairToNewLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = mlaudit(t, "", "repair", "--from", arm.String(), "--require", "linux/amd64,linux/arm64", "--to", "oci:"+busy+":1.0", "--apply", target.String())
-	if r.code == 0 || !strings.Contains(r.stderr, "not empty") {
-		t.Errorf("writing a layout into a directory with other files should be refused: exit %d\n%s", r.code, r.stderr)
+	if r.code != 2 || !strings.Contains(r.stderr, "--to") || !strings.Contains(r.stderr, "not empty") || r.stdout != "" {
+		t.Errorf("writing a layout into a directory with other files should be refused before any plan, exit 2: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
