@@ -43,15 +43,6 @@ func mustRef(t testing.TB, s string) ref.Ref {
 	return r
 }
 
-func mustPlatforms(t testing.TB, s string) []platform.Platform {
-	t.Helper()
-	p, err := platform.ParseList(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // planRows writes a plan's rows as sorted "action platform" strings,
 // attestations as "action attestation".
 func planRows(p *repair.Plan) string {
@@ -862,7 +853,7 @@ func TestBuild(t *testing.T) {
 				Tags:          tt.tags,
 			}
 			if tt.require != "" {
-				in.Require = mustPlatforms(t, tt.require)
+				in.Require = require(t, tt.require)
 			}
 			for _, s := range tt.sources {
 				in.Sources = append(in.Sources, repair.Source{Ref: mustRef(t, s.ref), Node: s.node})
@@ -1029,7 +1020,7 @@ func TestApplyPure(t *testing.T) {
 		p, err := repair.Build(repair.Input{
 			Target: mustRef(t, target), Current: current,
 			Sources: []repair.Source{{Ref: mustRef(t, at("app:1-amd64")), Node: amd}},
-			Require: mustPlatforms(t, "linux/amd64,linux/arm64"),
+			Require: require(t, "linux/amd64,linux/arm64"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -1052,7 +1043,7 @@ func TestApplyPure(t *testing.T) {
 		broken := treetest.Index(dockerML, treetest.Entry(arm, "linux/arm64"), treetest.Missing(treetest.Entry(amd, "linux/amd64")))
 		p, err := repair.Build(repair.Input{
 			Target: mustRef(t, target), Current: broken, Fix: true,
-			Require: mustPlatforms(t, "linux/amd64,linux/arm64"),
+			Require: require(t, "linux/amd64,linux/arm64"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -1072,7 +1063,7 @@ func TestApplyPure(t *testing.T) {
 	})
 
 	t.Run("an unchanged plan writes nothing", func(t *testing.T) {
-		p, err := repair.Build(repair.Input{Target: mustRef(t, target), Current: current, Require: mustPlatforms(t, "linux/arm64")})
+		p, err := repair.Build(repair.Input{Target: mustRef(t, target), Current: current, Require: require(t, "linux/arm64")})
 		if err != nil {
 			t.Fatal(err)
 		}
