@@ -180,3 +180,10 @@ func ArchTokens() []string {
 	sort.Strings(out)
 	return out
 }
+
+// NamesArch reports whether a tag names one architecture, as a per-arch
+// tag does ("latest-arm64", "arm32v7-1.2").
+func NamesArch(tag string) bool {
+	_, ok := FromTag(tag)
+	return ok
+}

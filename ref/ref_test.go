@@ -255,3 +255,32 @@ func TestParsePrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestTagConventions(t *testing.T) {
+	hex := strings.Repeat("ab", 32)
+	for tag, want := range map[string][3]bool{ // signature, referrers, backup
+		"sha256-" + hex + ".sig":  {true, false, false},
+		"sha256-" + hex + ".att":  {true, false, false},
+		"sha256-" + hex + ".sbom": {true, false, false},
+		"sha256-" + hex:           {false, true, false},
+		"sha256-" + hex[:10]:      {false, false, false},
+		"v1-backup-20261125":      {false, false, true},
+		"v1.backup":               {false, false, true},
+		"backup_v1":               {false, false, true},
+		"v1-BACKUP":               {false, false, true},
+		"v1-backups":              {false, false, false},
+		"nobackup":                {false, false, false},
+		"latest":                  {false, false, false},
+	} {
+		got := [3]bool{ref.IsSignatureTag(tag), ref.IsReferrersTag(tag), ref.IsBackupTag(tag)}
+		if got != want {
+			t.Errorf("%s: signature, referrers, backup = %v, want %v", tag, got, want)
+		}
+	}
+	if got := ref.SignatureTags("sha256:" + hex); got[0] != "sha256-"+hex+".sig" || len(got) != 3 {
+		t.Errorf("SignatureTags = %v", got)
+	}
+	if got := ref.ReferrersTag("sha256:" + hex); got != "sha256-"+hex {
+		t.Errorf("ReferrersTag = %q", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/ref"
 )
 
@@ -67,27 +68,33 @@ func (c *Client) expandRegistry(ctx context.Context, r ref.Ref) ([]ref.Ref, erro
 	return out, nil
 }
 
-// TagFilter chooses which tags a repository or registry target audits. A
-// tag named explicitly (registry/repo:tag) is always audited.
+// TagFilter chooses which tags a repository or registry target names. A
+// tag named explicitly (registry/repo:tag) is always taken.
 type TagFilter struct {
-	// Include, when set, keeps only tags it matches (--tags).
+	// Include, when set, keeps only tags it matches.
 	Include *regexp.Regexp
-	// Exclude drops tags it matches (--exclude-tags).
+	// Exclude drops tags it matches.
 	Exclude *regexp.Regexp
 	// Signatures keeps cosign's signature, attestation and SBOM tags
-	// (sha256-<hex>.sig, .att, .sbom), which are not images to audit and
-	// are dropped by default.
+	// (sha256-<hex>.sig, .att, .sbom) and OCI 1.1 referrers tags
+	// (sha256-<hex>), which are not images and are dropped by default.
 	Signatures bool
+	// Backups keeps a repair's backup tags (see ref.IsBackupTag), dropped
+	// by default.
+	Backups bool
+	// PerArch drops tags that name an architecture ("1.0-arm64"): a
+	// repair of a repository rebuilds its multi-arch tags from them, it
+	// does not make each one a target.
+	PerArch bool
 }
-
-var signatureTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}\.(sig|att|sbom)$`)
 
 // keep reports whether the filter keeps tag.
 func (f TagFilter) keep(tag string) bool {
-	if !f.Signatures && signatureTag.MatchString(tag) {
-		return false
-	}
-	if f.Include != nil && !f.Include.MatchString(tag) {
+	switch {
+	case !f.Signatures && (ref.IsSignatureTag(tag) || ref.IsReferrersTag(tag)),
+		!f.Backups && ref.IsBackupTag(tag),
+		f.PerArch && platform.NamesArch(tag),
+		f.Include != nil && !f.Include.MatchString(tag):
 		return false
 	}
 	return f.Exclude == nil || !f.Exclude.MatchString(tag)

@@ -174,3 +174,20 @@ func (l *layoutRepo) tags(context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// referrers reads the layout's fallback referrers tag (sha256-<hex>): a
+// layout has no referrers API.
+func (l *layoutRepo) referrers(ctx context.Context, digest string) ([]v1.Descriptor, error) {
+	f, err := l.manifest(ctx, ref.ReferrersTag(digest))
+	if errors.Is(err, tree.ErrMissing) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(f.raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: the referrers tag %s is not an index: %v", ErrBadResponse, l.at(ref.ReferrersTag(digest)), err)
+	}
+	return idx.Manifests, nil
+}

@@ -121,7 +121,7 @@ func TestArtifactEntryIsRefusedNotPanicked(t *testing.T) {
 		`{"mediaType":"application/vnd.example.sbom+json","size":2,"digest":"` + artifact.String() + `"}]}`)
 	from := func(v1.Hash) ref.Ref { return src }
 	for _, dest := range []string{"oci:" + filepath.Join(t.TempDir(), "dest") + ":1", testregistry.InProcess(t, nil) + "/app:1"} {
-		err := c.PushIndex(context.Background(), mustRef(t, dest), index, types.OCIImageIndex, from)
+		err := c.PushManifest(context.Background(), mustRef(t, dest), index, types.OCIImageIndex, from)
 		if !errors.Is(err, registry.ErrUnsupported) || !strings.Contains(err.Error(), "application/vnd.example.sbom+json") {
 			t.Errorf("pushing to %s: %v, want ErrUnsupported naming the media type", dest, err)
 		}

@@ -91,6 +91,9 @@ func (l *layoutRepo) push(_ context.Context, id string, t remote.Taggable) error
 	if err != nil {
 		return fmt.Errorf("writing to the layout %s: %w", l.dir, err)
 	}
+	if _, err := v1.NewHash(id); err == nil || id == "" {
+		return nil // by digest: the blobs, no entry
+	}
 	return l.setEntry(id, *desc)
 }
 
@@ -129,38 +132,28 @@ func (l *layoutRepo) delete(context.Context, string) error {
 	return fmt.Errorf("%w %s: mlaudit does not delete from OCI layouts", ErrInvalidTarget, l.base)
 }
 
-// setEntry points index.json's entry named id at desc, in place, keeping
-// the entry's name annotations; a digest id (or none) adds an unnamed
-// entry unless one lists desc already. index.json is replaced atomically
-// (go-containerregistry's layout rewrites it in place, twice for a
-// replacement), so a killed write leaves the old index.json whole.
-func (l *layoutRepo) setEntry(id string, desc v1.Descriptor) error {
+// setEntry points index.json's entry named tag at desc, in place, keeping
+// the entry's name annotations, or adds one. index.json is replaced
+// atomically (go-containerregistry's layout rewrites it in place, twice
+// for a replacement), so a killed write leaves the old index.json whole.
+func (l *layoutRepo) setEntry(tag string, desc v1.Descriptor) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	idx, err := l.readIndex()
 	if err != nil {
 		return err
 	}
-	_, isDigest := v1.NewHash(id)
-	named := id != "" && isDigest != nil
-	entry := v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest}
+	entry := v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest, Annotations: map[string]string{specs.AnnotationRefName: tag}}
 	replaced := false
 	for i, d := range idx.Manifests {
-		switch {
-		case named && d.Annotations[specs.AnnotationRefName] == id:
-			entry.Annotations = map[string]string{specs.AnnotationRefName: id}
+		if d.Annotations[specs.AnnotationRefName] == tag {
 			if n, ok := d.Annotations[annotationContainerdName]; ok {
 				entry.Annotations[annotationContainerdName] = n
 			}
 			idx.Manifests[i], replaced = entry, true
-		case !named && d.Digest == desc.Digest && d.Annotations[specs.AnnotationRefName] == "":
-			return nil
 		}
 	}
 	if !replaced {
-		if named {
-			entry.Annotations = map[string]string{specs.AnnotationRefName: id}
-		}
 		idx.Manifests = append(idx.Manifests, entry)
 	}
 	b, err := json.MarshalIndent(idx, "", "   ") // as go-containerregistry writes it

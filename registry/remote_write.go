@@ -48,6 +48,18 @@ func (r *remoteRepo) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error
 	return idx, nil
 }
 
+func (r *remoteRepo) referrers(ctx context.Context, digest string) ([]v1.Descriptor, error) {
+	idx, err := remote.Referrers(r.repo.Digest(digest), r.remoteOptions(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	return im.Manifests, nil
+}
+
 func (r *remoteRepo) push(ctx context.Context, id string, t remote.Taggable) error {
 	return remote.Push(r.reference(id), t, r.remoteOptions(ctx)...)
 }

@@ -27,13 +27,15 @@ type scheme interface {
 	tags(ctx context.Context) ([]string, error)
 	// openLayer streams a blob, compressed, for the deep check.
 	openLayer(ctx context.Context, d v1.Hash) (io.ReadCloser, error)
+	// referrers lists what refers to digest (OCI 1.1).
+	referrers(ctx context.Context, digest string) ([]v1.Descriptor, error)
 	// image and index give a manifest as go-containerregistry values, for
 	// copying it (and what it references) elsewhere.
 	image(ctx context.Context, h v1.Hash) (v1.Image, error)
 	index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error)
 
 	// push writes t and everything it references, and tags it id (or,
-	// for a digest id, writes it by digest).
+	// for a digest id, writes it by digest: no tag, no layout entry).
 	push(ctx context.Context, id string, t remote.Taggable) error
 	// pushIndex writes an index and everything it references by digest;
 	// no tag moves.

@@ -41,19 +41,55 @@ func (c *Client) Delete(ctx context.Context, r ref.Ref) error {
 	return nil
 }
 
-// PushIndex writes the index raw, and every child it lists, by digest to
-// dest's repository or layout (created if need be); from names, for each
-// child, a reference to where it can be read. No tag moves: see MoveTag.
-func (c *Client) PushIndex(ctx context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error {
+// PushManifest writes the manifest raw by digest to dest's repository or
+// layout (created if need be), with everything it references: for an
+// index, every child, read from where from names it; for an image, the
+// image itself, read from where from names its digest. No tag moves: see
+// MoveTag.
+func (c *Client) PushManifest(ctx context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error {
 	s, err := c.scheme(dest)
 	if err != nil {
 		return err
 	}
-	idx := &composed{ctx: ctx, c: c, raw: raw, mt: mt, from: from}
-	if err := s.pushIndex(ctx, idx); err != nil {
-		return fmt.Errorf("pushing %s: %w", dest.WithDigest(sha256Of(raw).String()), err)
+	digest := sha256Of(raw)
+	if mt.IsImage() {
+		err = c.copyImage(ctx, s, digest, from(digest))
+	} else {
+		err = s.pushIndex(ctx, &composed{ctx: ctx, c: c, raw: raw, mt: mt, from: from})
+	}
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", dest.WithDigest(digest.String()), err)
 	}
 	return nil
+}
+
+// copyImage copies the image d, read where src names it, by digest into
+// the scheme dest.
+func (c *Client) copyImage(ctx context.Context, dest scheme, d v1.Hash, src ref.Ref) error {
+	s, err := c.scheme(src)
+	if err != nil {
+		return err
+	}
+	img, err := s.image(ctx, d)
+	if err != nil {
+		return err
+	}
+	return dest.push(ctx, d.String(), img)
+}
+
+// Referrers lists what refers to the manifest r names by digest: the OCI
+// 1.1 referrers API where the registry has it, else the fallback
+// referrers tag (sha256-<hex>). An OCI layout has no referrers API; its
+// referrers tag is read the same way.
+func (c *Client) Referrers(ctx context.Context, r ref.Ref) ([]v1.Descriptor, error) {
+	if r.Digest == "" {
+		return nil, fmt.Errorf("%w %q: referrers are found by digest", ErrInvalidTarget, r.Written())
+	}
+	s, err := c.scheme(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.referrers(ctx, r.Digest)
 }
 
 // MoveTag points the tag r at the manifest raw: a PUT of the bytes by tag

@@ -2,9 +2,6 @@ package repair
 
 import (
 	"context"
-	"fmt"
-	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -14,9 +11,10 @@ import (
 
 // Writer is what Apply writes through. registry.Client implements it.
 type Writer interface {
-	// PushIndex writes an index and its children by digest to dest's
-	// repository or layout; from names where each child can be read.
-	PushIndex(ctx context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error
+	// PushManifest writes a manifest and everything it references by
+	// digest to dest's repository or layout; from names where each child
+	// (or, for an image, the image) can be read. No tag moves.
+	PushManifest(ctx context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error
 	// Resolve returns the digest r holds now, or "" when it does not
 	// exist.
 	Resolve(ctx context.Context, r ref.Ref) (string, error)
@@ -26,89 +24,138 @@ type Writer interface {
 
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
-	// BackupTag, when set, is a template for a tag that keeps the old
-	// index reachable before the target moves: {tag} is the destination's
-	// tag, {date} today (UTC, YYYYMMDD), {digest} the old digest's first
-	// 12 hex digits.
-	BackupTag string
-	// Now is the time for {date}; zero means now.
-	Now time.Time
+	// AllowUnsigned applies a plan whose old manifest has signatures or
+	// referrers that will not follow the new digest.
+	AllowUnsigned bool
 }
 
 // Applied says what Apply did.
 type Applied struct {
-	// Moved is false when the target already held the new index.
+	// Moved is true when the destination was moved to the new manifest and
+	// read back holding it; false when it already held it.
 	Moved bool `json:"moved"`
-	// OldDigest and NewDigest are what the target held and holds.
+	// OldDigest and NewDigest are what the destination held and holds.
 	OldDigest string `json:"oldDigest"`
 	NewDigest string `json:"newDigest"`
-	// Backup is the backup tag written, if any.
+	// Backup is the backup tag written (and read back), if any.
 	Backup *ref.Ref `json:"backup,omitempty"`
 }
 
-// Apply carries out p: the new index and its children are pushed by
-// digest to p.Dest's repository; then, if p.Dest still holds p.OldDigest, the old index is
-// tagged as a backup (when asked) and the target is moved. If the target
-// changed since the plan was made, it returns ErrChanged and moves
-// nothing. A plan that is not OK is refused with ErrUnsatisfied before
-// anything is written. Nothing is ever deleted.
+// Apply carries out p, and never loses a push:
+//
+//  1. a plan that is not OK, or that would leave signatures behind without
+//     AllowUnsigned, is refused before anything is written;
+//  2. the new manifest (and its children) is pushed by digest: no tag moves;
+//  3. the destination is read again; if it changed since the plan, nothing
+//     is tagged ([ChangedError]);
+//  4. the backup tag, when the plan has one, is written only where it is
+//     free or already holds the old manifest, and read back;
+//  5. the destination is read again immediately before the move, moved,
+//     and read back: it must hold the new manifest ([NotConfirmedError]).
+//
+// Nothing is ever deleted. Registries have no conditional tag write, so a
+// push landing between the last read and the move cannot be seen; the
+// window is one request.
 func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) (*Applied, error) {
 	if !p.OK() {
-		return nil, fmt.Errorf("%w: %s; nothing was written", ErrUnsatisfied, p.Dest)
+		return nil, &refusal{ErrUnsatisfied, p.Dest.String() + "; nothing was written"}
 	}
 	done := &Applied{OldDigest: p.OldDigest, NewDigest: p.NewDigest}
 	if !p.Changed {
 		return done, nil
 	}
+	if p.Unsigned() && !opts.AllowUnsigned {
+		return nil, &refusal{ErrUnsigned, unsignedDetail(p)}
+	}
 	from := map[v1.Hash]ref.Ref{}
 	for _, c := range p.Children {
 		from[c.Digest] = c.From
 	}
-	if err := w.PushIndex(ctx, p.Dest, p.Index, types.MediaType(p.MediaType), func(h v1.Hash) ref.Ref { return from[h] }); err != nil {
+	if err := w.PushManifest(ctx, p.Dest, p.Manifest, types.MediaType(p.MediaType), func(h v1.Hash) ref.Ref { return from[h] }); err != nil {
 		return nil, err
 	}
-	now, err := w.Resolve(ctx, p.Dest)
-	if err != nil {
+	if err := unchanged(ctx, w, p); err != nil {
 		return nil, err
 	}
-	if now != p.OldDigest {
-		return nil, fmt.Errorf("%w: %s held %s when planned and holds %s now; the new index was pushed by digest (%s) but the tag was not moved: plan again", ErrChanged, p.Dest, orNone(p.OldDigest), orNone(now), p.NewDigest)
-	}
-	if opts.BackupTag != "" && p.OldDigest != "" {
-		backup, err := p.Dest.WithTag(expandBackup(opts, p.Dest.Tag, p.OldDigest))
-		if err != nil {
-			return nil, fmt.Errorf("the backup tag: %w (the new index was pushed by digest, the tag was not moved)", err)
-		}
-		held, err := w.Resolve(ctx, backup)
-		if err != nil {
+	if p.Backup != nil && p.OldDigest != "" {
+		if err := writeBackup(ctx, w, p); err != nil {
 			return nil, err
 		}
-		if held != "" && held != p.OldDigest {
-			return nil, fmt.Errorf("the backup tag %s already holds %s; choose another template (the new index was pushed by digest, the tag was not moved)", backup, held)
+		done.Backup = p.Backup
+		if err := unchanged(ctx, w, p); err != nil {
+			return done, err
 		}
-		if err := w.MoveTag(ctx, backup, p.OldIndex, p.OldMediaType); err != nil {
-			return nil, err
-		}
-		done.Backup = &backup
 	}
-	if err := w.MoveTag(ctx, p.Dest, p.Index, types.MediaType(p.MediaType)); err != nil {
-		return nil, err
+	if err := w.MoveTag(ctx, p.Dest, p.Manifest, types.MediaType(p.MediaType)); err != nil {
+		return done, err
+	}
+	if err := confirm(ctx, w, p.Dest, p.NewDigest); err != nil {
+		return done, err
 	}
 	done.Moved = true
 	return done, nil
 }
 
-func expandBackup(opts ApplyOptions, tag, oldDigest string) string {
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
+// unchanged checks that the destination still holds what p was made from.
+func unchanged(ctx context.Context, w Writer, p *Plan) error {
+	now, err := w.Resolve(ctx, p.Dest)
+	if err != nil {
+		return err
 	}
-	return strings.NewReplacer("{tag}", tag, "{date}", now.UTC().Format("20060102"), "{digest}", ref.ShortHex(oldDigest)).Replace(opts.BackupTag)
+	if now != p.OldDigest {
+		return &ChangedError{Tag: p.Dest, Planned: p.OldDigest, Holds: now, Pushed: p.NewDigest}
+	}
+	return nil
 }
 
-func orNone(d string) string {
-	if d == "" {
-		return "nothing"
+// writeBackup tags the old manifest under p.Backup, unless the tag already
+// holds it, and never over another manifest.
+func writeBackup(ctx context.Context, w Writer, p *Plan) error {
+	held, err := w.Resolve(ctx, *p.Backup)
+	if err != nil {
+		return err
 	}
-	return d
+	switch held {
+	case p.OldDigest:
+		return nil
+	case "":
+	default:
+		return &refusal{ErrBackupTag, p.Backup.String() + " already holds " + held + "; choose another template (the new manifest was pushed by digest, no tag moved)"}
+	}
+	if err := w.MoveTag(ctx, *p.Backup, p.OldManifest, p.OldMediaType); err != nil {
+		return err
+	}
+	return confirm(ctx, w, *p.Backup, p.OldDigest)
 }
+
+// confirm reads tag back: it must hold want.
+func confirm(ctx context.Context, w Writer, tag ref.Ref, want string) error {
+	got, err := w.Resolve(ctx, tag)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return &NotConfirmedError{Tag: tag, Want: want, Holds: got}
+	}
+	return nil
+}
+
+func unsignedDetail(p *Plan) string {
+	s := p.Dest.String() + " holds " + p.OldDigest + ", which has "
+	for i, sig := range p.Signatures {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(sig.Kind) + " " + sig.Ref.String()
+	}
+	return s + "; they would not follow the new digest; nothing was written"
+}
+
+// refusal is a sentinel with the facts of one case.
+type refusal struct {
+	kind   error
+	detail string
+}
+
+func (r *refusal) Error() string { return r.kind.Error() + ": " + r.detail }
+func (r *refusal) Unwrap() error { return r.kind }

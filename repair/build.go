@@ -28,9 +28,13 @@ type Input struct {
 	// PreferSources lets a source replace an existing entry that is
 	// correct.
 	PreferSources bool
-	// Tags are the tags of Target's repository, to find cosign signatures
-	// attached to the old digest.
+	// Tags are the tags of Target's repository, to count the signature
+	// tags of the images the new manifest lists.
 	Tags []string
+	// Signatures are what refers to the destination's current manifest
+	// (its cosign tags and OCI 1.1 referrers): they do not follow a new
+	// digest.
+	Signatures []Signature
 	// Dest, when set (not the zero Ref), is where the result goes instead
 	// of Target, and DestCurrent what it holds now (nil when it does not
 	// exist).

@@ -84,7 +84,7 @@ func parseIndex(t testing.TB, raw []byte) *v1.IndexManifest {
 func entryPlatforms(t testing.TB, p *repair.Plan) []string {
 	t.Helper()
 	var out []string
-	for _, d := range parseIndex(t, p.Index).Manifests {
+	for _, d := range parseIndex(t, p.Manifest).Manifests {
 		switch {
 		case tree.IsAttestation(d):
 			out = append(out, "attestation")
@@ -107,7 +107,7 @@ func entryPlatforms(t testing.TB, p *repair.Plan) []string {
 func entryDigests(t testing.TB, p *repair.Plan) []string {
 	t.Helper()
 	var out []string
-	for _, d := range parseIndex(t, p.Index).Manifests {
+	for _, d := range parseIndex(t, p.Manifest).Manifests {
 		out = append(out, d.Digest.String())
 	}
 	return out
@@ -231,7 +231,10 @@ type buildCase struct {
 	codes     string
 	// order, when set, is entryPlatforms of the new index.
 	order []string
-	check func(t *testing.T, p *repair.Plan)
+	// signed gives the old manifest a cosign signature tag, as Prepare
+	// finds it.
+	signed bool
+	check  func(t *testing.T, p *repair.Plan)
 }
 
 func TestBuild(t *testing.T) {
@@ -298,7 +301,7 @@ func TestBuild(t *testing.T) {
 			order: []string{"linux/arm64", "linux/amd64"},
 			check: func(t *testing.T, p *repair.Plan) {
 				digestsAre(dArm, dAmd)(t, p)
-				if p.OldDigest != dg(aibrix) || !bytes.Equal(p.OldIndex, aibrix.Raw) || p.OldMediaType != dockerML {
+				if p.OldDigest != dg(aibrix) || !bytes.Equal(p.OldManifest, aibrix.Raw) || p.OldMediaType != dockerML {
 					t.Errorf("old: %s %s, want the current list %s", p.OldDigest, p.OldMediaType, dg(aibrix))
 				}
 				add := rowsWith(p, repair.Add)
@@ -316,7 +319,7 @@ func TestBuild(t *testing.T) {
 			order: []string{"linux/amd64", "linux/arm64"},
 			check: func(t *testing.T, p *repair.Plan) {
 				reasonsAre("new index")(t, p)
-				if p.OldDigest != "" || p.OldIndex != nil {
+				if p.OldDigest != "" || p.OldManifest != nil {
 					t.Errorf("a new tag has no old index: %q", p.OldDigest)
 				}
 			},
@@ -352,16 +355,27 @@ func TestBuild(t *testing.T) {
 			order: []string{"linux/amd64", "linux/arm64"},
 			check: func(t *testing.T, p *repair.Plan) {
 				digestsAre(amd, arm)(t, p)
-				if p.OldDigest != dg(amd) || !bytes.Equal(p.OldIndex, amd.Raw) || p.OldMediaType != types.OCIManifestSchema1 {
+				if p.OldDigest != dg(amd) || !bytes.Equal(p.OldManifest, amd.Raw) || p.OldMediaType != types.OCIManifestSchema1 {
 					t.Errorf("the old manifest is the single image: %s %s", p.OldDigest, p.OldMediaType)
 				}
 			},
 		},
 		{
-			name:    "a single-image tag alone becomes a one-entry index",
+			name:    "a single-image tag with nothing to add is left as it is, and the plan says what is missing",
 			current: amd,
-			rows:    "keep linux/amd64", ok: true, changed: true, mediaType: oci,
-			order: []string{"linux/amd64"},
+			rows:    "keep linux/amd64", ok: true, changed: false, mediaType: types.OCIManifestSchema1,
+			check: func(t *testing.T, p *repair.Plan) {
+				if p.NewDigest != dg(amd) || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "nothing says what else it must hold") {
+					t.Errorf("new %s notes %q: want the image kept and a note saying what is missing", p.NewDigest, p.Notes)
+				}
+			},
+		},
+		{
+			name:    "a single-image tag with a source becomes an index",
+			current: amd,
+			sources: []srcSpec{{at("app:1-arm64"), arm}},
+			rows:    "add linux/arm64, keep linux/amd64", ok: true, changed: true, mediaType: oci,
+			order: []string{"linux/amd64", "linux/arm64"},
 		},
 		{
 			name:    "an unreadable single-image tag is dropped and a source takes its place",
@@ -696,7 +710,7 @@ func TestBuild(t *testing.T) {
 			order: []string{"index", "linux/arm/v7", "linux/s390x"},
 			check: func(t *testing.T, p *repair.Plan) {
 				digestsAre(inner, armv7, s390x)(t, p)
-				if got := parseIndex(t, p.Index).Manifests[0]; got.MediaType != oci || got.Size != inner.Descriptor.Size || got.Platform != nil {
+				if got := parseIndex(t, p.Manifest).Manifests[0]; got.MediaType != oci || got.Size != inner.Descriptor.Size || got.Platform != nil {
 					t.Errorf("the nested index's descriptor changed: %+v", got)
 				}
 			},
@@ -721,7 +735,7 @@ func TestBuild(t *testing.T) {
 			sources: []srcSpec{{at("app:1-amd64"), amd}},
 			rows:    "add linux/amd64, keep linux/arm64", ok: true, changed: true, mediaType: oci,
 			check: func(t *testing.T, p *repair.Plan) {
-				if got := parseIndex(t, p.Index).Annotations; fmt.Sprint(got) != "map[org.opencontainers.image.version:1.0]" {
+				if got := parseIndex(t, p.Manifest).Annotations; fmt.Sprint(got) != "map[org.opencontainers.image.version:1.0]" {
 					t.Errorf("annotations = %v", got)
 				}
 			},
@@ -735,7 +749,7 @@ func TestBuild(t *testing.T) {
 				if !bytes.Contains(pretty.Raw, []byte("\n   ")) {
 					t.Fatal("the fixture should be indented, or this case proves nothing")
 				}
-				if !bytes.Equal(p.Index, pretty.Raw) || p.NewDigest != dg(pretty) || p.OldDigest != dg(pretty) {
+				if !bytes.Equal(p.Manifest, pretty.Raw) || p.NewDigest != dg(pretty) || p.OldDigest != dg(pretty) {
 					t.Errorf("new %s, old %s, want both %s with the same bytes", p.NewDigest, p.OldDigest, dg(pretty))
 				}
 			},
@@ -756,38 +770,40 @@ func TestBuild(t *testing.T) {
 			wantErr: repair.ErrNoSources,
 		},
 		{
-			name:    "a cosign signature tag of the old digest is noted",
+			name:    "the old manifest's signatures are listed: they do not follow a new digest",
 			current: signed,
 			sources: []srcSpec{{at("app:1-amd64"), amd}},
-			tags:    []string{"1", "1-amd64", sigTag, "sha256-" + treetest.Digest("another index").Hex + ".sig", strings.TrimSuffix(sigTag, ".sig")},
+			signed:  true,
 			rows:    "add linux/amd64, keep linux/arm64", ok: true, changed: true, mediaType: oci,
 			check: func(t *testing.T, p *repair.Plan) {
-				if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], sigTag) {
-					t.Errorf("notes = %q, want one about %s", p.Notes, sigTag)
+				if len(p.Signatures) != 1 || p.Signatures[0].Ref.Tag != sigTag || !p.Unsigned() {
+					t.Errorf("signatures = %v, unsigned %v: want the cosign tag %s", p.Signatures, p.Unsigned(), sigTag)
+				}
+				if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "will not follow the new digest") {
+					t.Errorf("notes = %q, want one saying the signature stays behind", p.Notes)
 				}
 			},
 		},
 		{
-			name:    "no note when nothing moves",
+			name:    "signatures are kept when nothing moves",
 			current: signed,
-			tags:    []string{"1", sigTag},
+			signed:  true,
 			rows:    "keep linux/arm64", ok: true, changed: false, mediaType: oci,
 			check: func(t *testing.T, p *repair.Plan) {
-				if len(p.Notes) != 0 {
-					t.Errorf("notes = %q, want none: the index keeps its digest", p.Notes)
+				if len(p.Notes) != 0 || len(p.Signatures) != 0 || p.Unsigned() {
+					t.Errorf("notes = %q, signatures %v: want none, the index keeps its digest", p.Notes, p.Signatures)
 				}
 			},
 		},
 		{
-			name:    "no note about the target's signature when the result goes elsewhere",
+			name:    "signatures of the images listed stay valid, and the plan says so",
 			current: signed,
 			sources: []srcSpec{{at("app:1-amd64"), amd}},
-			tags:    []string{"1", sigTag},
-			dest:    at("app:1-fixed"),
+			tags:    []string{"1", "1-amd64", "sha256-" + amd.Descriptor.Digest.Hex + ".sig"},
 			rows:    "add linux/amd64, keep linux/arm64", ok: true, changed: true, mediaType: oci,
 			check: func(t *testing.T, p *repair.Plan) {
-				if len(p.Notes) != 0 {
-					t.Errorf("notes = %q, want none: the target does not move", p.Notes)
+				if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "1 signature tag(s) of the images the new manifest lists stay valid") || p.Unsigned() {
+					t.Errorf("notes = %q, want one saying the image's signature stays valid", p.Notes)
 				}
 			},
 		},
@@ -809,12 +825,12 @@ func TestBuild(t *testing.T) {
 			sources:     []srcSpec{{at("app:1-amd64"), amd}},
 			dest:        at("app:1-fixed"),
 			destCurrent: otherDest,
-			rows:        "add linux/amd64, keep linux/arm64", ok: true, changed: true, mediaType: oci,
+			rows:        "add linux/amd64, keep linux/arm64, lose linux/amd64", ok: true, changed: true, mediaType: oci,
 			check: func(t *testing.T, p *repair.Plan) {
 				if !p.Target.Equal(mustRef(t, at("app:1"))) || !p.Dest.Equal(mustRef(t, at("app:1-fixed"))) {
 					t.Errorf("target %s dest %s", p.Target, p.Dest)
 				}
-				if p.OldDigest != dg(otherDest) || !bytes.Equal(p.OldIndex, otherDest.Raw) || p.OldMediaType != oci {
+				if p.OldDigest != dg(otherDest) || !bytes.Equal(p.OldManifest, otherDest.Raw) || p.OldMediaType != oci {
 					t.Errorf("old digest %s, want the destination's %s", p.OldDigest, dg(otherDest))
 				}
 			},
@@ -825,7 +841,7 @@ func TestBuild(t *testing.T) {
 			dest:    at("mirror/app:1"),
 			rows:    "keep linux/amd64, keep linux/arm64", ok: true, changed: true, mediaType: oci,
 			check: func(t *testing.T, p *repair.Plan) {
-				if p.OldDigest != "" || p.OldIndex != nil || p.NewDigest != dg(healthy) {
+				if p.OldDigest != "" || p.OldManifest != nil || p.NewDigest != dg(healthy) {
 					t.Errorf("old %q new %s, want none and the target's own %s", p.OldDigest, p.NewDigest, dg(healthy))
 				}
 			},
@@ -851,6 +867,9 @@ func TestBuild(t *testing.T) {
 				Fix:           tt.fix,
 				PreferSources: tt.prefer,
 				Tags:          tt.tags,
+			}
+			if tt.signed {
+				in.Signatures = []repair.Signature{{Kind: repair.CosignTag, Ref: mustRef(t, at("app:"+sigTag))}}
 			}
 			if tt.require != "" {
 				in.Require = require(t, tt.require)
@@ -922,13 +941,21 @@ func TestBuild(t *testing.T) {
 // says it is, and its entries are the plan's children and first rows.
 func checkPlan(t *testing.T, p *repair.Plan, in repair.Input) {
 	t.Helper()
-	if got := digestOf(p.Index); got != p.NewDigest {
-		t.Errorf("NewDigest %s, but the index hashes to %s", p.NewDigest, got)
+	if types.MediaType(p.MediaType).IsImage() {
+		// A single image, reused as it is (treetest's digests are not
+		// hashes): the plan's one child and first row.
+		if len(p.Children) != 1 || p.Children[0].Digest.String() != p.NewDigest || p.Rows[0].Digest != p.NewDigest {
+			t.Errorf("a single-image plan must list the image as its child and first row: %v, %v", p.Children, p.Rows)
+		}
+		return
+	}
+	if got := digestOf(p.Manifest); got != p.NewDigest {
+		t.Errorf("NewDigest %s, but the manifest hashes to %s", p.NewDigest, got)
 	}
 	if p.Changed != (p.NewDigest != p.OldDigest) {
 		t.Errorf("Changed = %v with old %s and new %s", p.Changed, p.OldDigest, p.NewDigest)
 	}
-	im := parseIndex(t, p.Index)
+	im := parseIndex(t, p.Manifest)
 	if string(im.MediaType) != p.MediaType {
 		t.Errorf("the index says %s, the plan %s", im.MediaType, p.MediaType)
 	}
@@ -976,15 +1003,20 @@ func newMemWriter() *memWriter {
 	return &memWriter{tags: map[string]string{}, manifests: map[string][]byte{}, mediaTypes: map[string]types.MediaType{}, pushed: map[string]bool{}, from: map[v1.Hash]ref.Ref{}}
 }
 
-func (w *memWriter) PushIndex(_ context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error {
-	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	for _, m := range im.Manifests {
-		w.from[m.Digest] = from(m.Digest)
-	}
+func (w *memWriter) PushManifest(_ context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error {
 	d := digestOf(raw)
+	if mt.IsIndex() {
+		im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		for _, m := range im.Manifests {
+			w.from[m.Digest] = from(m.Digest)
+		}
+	} else {
+		h, _ := v1.NewHash(d)
+		w.from[h] = from(h)
+	}
 	w.pushed[d], w.manifests[d], w.mediaTypes[d] = true, raw, mt
 	w.log = append(w.log, "push "+dest.WithDigest(d).String())
 	if w.afterPush != nil {
@@ -1005,6 +1037,13 @@ func (w *memWriter) MoveTag(_ context.Context, r ref.Ref, raw []byte, mt types.M
 }
 
 var _ repair.Writer = (*memWriter)(nil)
+
+// refp is a pointer to the reference s.
+func refp(t *testing.T, s string) *ref.Ref {
+	t.Helper()
+	r := mustRef(t, s)
+	return &r
+}
 
 func TestApplyPure(t *testing.T) {
 	ctx := context.Background()
@@ -1053,7 +1092,7 @@ func TestApplyPure(t *testing.T) {
 		}
 		w := newMemWriter()
 		w.tags[target] = dg(broken)
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-bak"})
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
 		if !errors.Is(err, repair.ErrUnsatisfied) || applied != nil {
 			t.Fatalf("Apply = %+v, %v, want ErrUnsatisfied", applied, err)
 		}
@@ -1071,7 +1110,7 @@ func TestApplyPure(t *testing.T) {
 			t.Fatalf("the fixture plan should be OK and unchanged: %v", p.Findings)
 		}
 		w := holding()
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-bak"})
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1096,7 +1135,7 @@ func TestApplyPure(t *testing.T) {
 		if fmt.Sprint(w.log) != fmt.Sprint(want) {
 			t.Errorf("writes:\n got  %v\n want %v", w.log, want)
 		}
-		if !bytes.Equal(w.manifests[p.NewDigest], p.Index) || w.mediaTypes[p.NewDigest] != dockerML {
+		if !bytes.Equal(w.manifests[p.NewDigest], p.Manifest) || w.mediaTypes[p.NewDigest] != dockerML {
 			t.Errorf("the tag should hold the plan's index as a %s, holds a %s", dockerML, w.mediaTypes[p.NewDigest])
 		}
 		if got := w.from[amd.Descriptor.Digest]; !got.Equal(mustRef(t, at("app:1-amd64"))) {
@@ -1111,11 +1150,16 @@ func TestApplyPure(t *testing.T) {
 		p, w := plan(t), holding()
 		// 23:30 on the 23rd in New York is the 24th in UTC.
 		now := time.Date(2026, 11, 23, 23, 30, 0, 0, time.FixedZone("EST", -5*3600))
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-{date}-{digest}", Now: now})
+		b, err := repair.BackupTag("{tag}-backup-{date}-{digest}", p.Dest, p.OldDigest, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		backup := at("app:1-20261124-" + current.Descriptor.Digest.Hex[:12])
+		p.Backup = &b
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		backup := at("app:1-backup-20261124-" + current.Descriptor.Digest.Hex[:12])
 		if applied.Backup == nil || applied.Backup.String() != backup {
 			t.Fatalf("backup = %v, want %s", applied.Backup, backup)
 		}
@@ -1131,7 +1175,8 @@ func TestApplyPure(t *testing.T) {
 	t.Run("a backup tag that already holds the old index is written again", func(t *testing.T) {
 		p, w := plan(t), holding()
 		w.tags[at("app:1-old")] = old
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-old"})
+		p.Backup = refp(t, at("app:1-old"))
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1143,7 +1188,8 @@ func TestApplyPure(t *testing.T) {
 	t.Run("a backup tag holding another digest is refused and the target not moved", func(t *testing.T) {
 		p, w := plan(t), holding()
 		w.tags[at("app:1-old")] = other
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-old"})
+		p.Backup = refp(t, at("app:1-old"))
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
 		if err == nil || !strings.Contains(err.Error(), "already holds") || applied != nil {
 			t.Fatalf("Apply = %+v, %v, want a refusal to overwrite the backup tag", applied, err)
 		}
@@ -1160,7 +1206,8 @@ func TestApplyPure(t *testing.T) {
 	t.Run("a target moved by someone else after the push gives ErrChanged", func(t *testing.T) {
 		p, w := plan(t), holding()
 		w.afterPush = func(w *memWriter) { w.tags[target] = other }
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-bak"})
+		p.Backup = refp(t, at("app:1-bak"))
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
 		if !errors.Is(err, repair.ErrChanged) || applied != nil {
 			t.Fatalf("Apply = %+v, %v, want ErrChanged", applied, err)
 		}
@@ -1184,7 +1231,7 @@ func TestApplyPure(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := newMemWriter()
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-old"})
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1209,7 +1256,8 @@ func TestApplyPure(t *testing.T) {
 		}
 		w := holding()
 		w.tags[dest] = dg(destOld)
-		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{BackupTag: "{tag}-bak"})
+		p.Backup = refp(t, at("mirror/app:1-bak"))
+		applied, err := repair.Apply(ctx, w, p, repair.ApplyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

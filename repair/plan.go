@@ -1,8 +1,6 @@
 package repair
 
 import (
-	"errors"
-
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -33,6 +31,9 @@ const (
 	// Reject: a whole source is refused (its tag names an architecture its
 	// image is not).
 	Reject Action = "reject"
+	// Lose: the destination holds this entry now and the new index does
+	// not (a --to onto an existing tag).
+	Lose Action = "lose"
 )
 
 // Row is one line of a plan.
@@ -69,26 +70,33 @@ type Plan struct {
 	Dest ref.Ref `json:"dest"`
 	// OldDigest is what Dest holds now ("" when the tag does not exist).
 	OldDigest string `json:"oldDigest"`
-	// NewDigest and MediaType describe the new index.
+	// NewDigest and MediaType describe the new manifest: an index, or a
+	// single image for a per-arch tag.
 	NewDigest string `json:"newDigest"`
 	MediaType string `json:"mediaType"`
-	// Changed is false when the new index is the old one.
+	// Changed is false when the new manifest is the old one.
 	Changed bool `json:"changed"`
+	// Backup is the tag the old manifest will be kept under before the
+	// destination moves; nil for none.
+	Backup *ref.Ref `json:"backup,omitempty"`
+	// Signatures are what refers to the destination's old manifest: they
+	// do not follow a new digest. Nil when nothing moves.
+	Signatures []Signature `json:"signatures"`
 	// Rows has one row per entry of the new index, then one per entry or
 	// source left out.
 	Rows []Row `json:"rows"`
 	// Findings are the audit of the new index against the requirements.
 	Findings []audit.Finding `json:"findings"`
-	// Notes are things to know before applying (signatures that will not
-	// follow the new digest).
+	// Notes are things to know before applying.
 	Notes []string `json:"notes"`
 
-	// Index is the new index's bytes; Children where its entries live.
-	Index    []byte  `json:"-"`
+	// Manifest is the new manifest's bytes; Children where the entries of
+	// a new index live (for a single image, where it lives).
+	Manifest []byte  `json:"-"`
 	Children []Child `json:"-"`
-	// OldIndex and OldMediaType are Dest's old manifest, for a backup
+	// OldManifest and OldMediaType are Dest's old manifest, for a backup
 	// tag.
-	OldIndex     []byte          `json:"-"`
+	OldManifest  []byte          `json:"-"`
 	OldMediaType types.MediaType `json:"-"`
 }
 
@@ -103,16 +111,29 @@ func (p *Plan) OK() bool {
 	return true
 }
 
-// Errors a repair returns, for errors.Is.
-var (
-	// ErrUnsatisfied is returned when the plan cannot satisfy the
-	// requirements, or would leave an error-level finding; nothing was
-	// written.
-	ErrUnsatisfied = errors.New("the repaired index would still be wrong")
-	// ErrChanged is returned when the tag changed after the plan was made;
-	// the tag was not moved.
-	ErrChanged = errors.New("the tag changed since the plan was made")
-	// ErrNoSources is returned when the target does not exist and nothing
-	// was given to build it from.
-	ErrNoSources = errors.New("nothing to build from")
+// Signature is something that refers to a manifest by digest and will not
+// follow it to a new digest: a cosign signature, attestation or SBOM tag,
+// or an OCI 1.1 referrer (from the referrers API or its fallback tag).
+type Signature struct {
+	// Kind says how it refers to the manifest.
+	Kind SignatureKind `json:"kind"`
+	// Ref names it: the cosign tag, or the referrer by digest.
+	Ref ref.Ref `json:"ref"`
+	// ArtifactType is a referrer's artifact type, when it has one.
+	ArtifactType string `json:"artifactType,omitempty"`
+}
+
+// SignatureKind says how a [Signature] refers to a manifest.
+type SignatureKind string
+
+// Signature kinds.
+const (
+	// CosignTag: cosign's sha256-<hex>.sig, .att or .sbom tag.
+	CosignTag SignatureKind = "cosign tag"
+	// Referrer: an OCI 1.1 referrer, whose subject is the manifest.
+	Referrer SignatureKind = "referrer"
 )
+
+// Unsigned reports whether applying the plan would leave signatures on the
+// old digest only.
+func (p *Plan) Unsigned() bool { return p.Changed && len(p.Signatures) > 0 }

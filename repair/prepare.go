@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/ref"
@@ -18,6 +22,9 @@ type Registry interface {
 	Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error)
 	// Tags lists the tags of r's repository (or OCI layout).
 	Tags(ctx context.Context, r ref.Ref) ([]string, error)
+	// Referrers lists what refers to the manifest r names by digest (OCI
+	// 1.1 referrers, through the API or its fallback tag).
+	Referrers(ctx context.Context, r ref.Ref) ([]v1.Descriptor, error)
 	Writer
 }
 
@@ -37,11 +44,14 @@ type Request struct {
 	Require       []platform.Platform
 	Fix           bool
 	PreferSources bool
+	// Backup, when set, is a template for a tag that keeps the old
+	// manifest reachable before the destination moves: {tag} is the
+	// destination's tag, {date} the day (UTC, YYYYMMDD), {digest} the old
+	// digest's first 12 hex digits. It must hold ref.BackupMarker (see
+	// CheckBackupTemplate). Now is the time for {date}; zero means now.
+	Backup string
+	Now    time.Time
 }
-
-// ErrNotATag is returned when a repair's target or destination is not a
-// tag: a tag is what moves.
-var ErrNotATag = errors.New("not a tag")
 
 // Prepare fetches what req needs and builds its plan. Sources named in
 // From come first, then per-arch siblings in template order.
@@ -65,6 +75,9 @@ func Prepare(ctx context.Context, r Registry, req Request) (*Plan, error) {
 	if in.Tags, err = r.Tags(ctx, req.Target); err != nil {
 		return nil, err
 	}
+	if err := prepareSignatures(ctx, r, &in); err != nil {
+		return nil, err
+	}
 	refs := append([]ref.Ref(nil), req.From...)
 	if len(req.PerArch) > 0 {
 		siblings, err := platform.PerArchTags(req.Target.Tag, req.PerArch, in.Tags)
@@ -86,7 +99,57 @@ func Prepare(ctx context.Context, r Registry, req Request) (*Plan, error) {
 		}
 		in.Sources = append(in.Sources, Source{Ref: src, Node: n})
 	}
-	return Build(in)
+	p, err := Build(in)
+	if err != nil || req.Backup == "" || p.OldDigest == "" || !p.Changed {
+		return p, err
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	b, err := BackupTag(req.Backup, p.Dest, p.OldDigest, now)
+	if err != nil {
+		return nil, err
+	}
+	p.Backup = &b
+	return p, nil
+}
+
+// prepareSignatures finds what refers to the destination's current
+// manifest: its cosign tags and its OCI 1.1 referrers.
+func prepareSignatures(ctx context.Context, r Registry, in *Input) error {
+	dest, cur := in.Target, in.Current
+	if in.Dest.Scheme != "" {
+		dest, cur = in.Dest, in.DestCurrent
+	}
+	if cur == nil {
+		return nil
+	}
+	digest := cur.Descriptor.Digest.String()
+	tags := in.Tags
+	if !dest.SameRepository(in.Target) {
+		var err error
+		if tags, err = r.Tags(ctx, dest); err != nil {
+			return err
+		}
+	}
+	for _, t := range ref.SignatureTags(digest) {
+		if slices.Contains(tags, t) {
+			sig, err := dest.WithTag(t)
+			if err != nil {
+				return err
+			}
+			in.Signatures = append(in.Signatures, Signature{Kind: CosignTag, Ref: sig})
+		}
+	}
+	referrers, err := r.Referrers(ctx, dest.WithDigest(digest))
+	if err != nil {
+		return fmt.Errorf("finding what refers to %s: %w", dest.WithDigest(digest), err)
+	}
+	for _, d := range referrers {
+		in.Signatures = append(in.Signatures, Signature{Kind: Referrer, Ref: dest.WithDigest(d.Digest.String()), ArtifactType: d.ArtifactType})
+	}
+	return nil
 }
 
 // fetchIfExists fetches r, or returns nil when it does not exist.

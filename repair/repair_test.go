@@ -118,7 +118,8 @@ func testAIBrix(t *testing.T, e *env) {
 	target := e.Push("runtime:v1", e.Index(stories.Docker, entry(arm, "linux/arm64")))
 	old := e.resolve(target)
 
-	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Require: require(t, "linux/amd64,linux/arm64")})
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Require: require(t, "linux/amd64,linux/arm64"), Backup: "{tag}-backup-{date}", Now: now})
 	if got, want := rows(p), "add linux/amd64, keep linux/arm64"; got != want {
 		t.Fatalf("rows = %s, want %s", got, want)
 	}
@@ -128,8 +129,7 @@ func testAIBrix(t *testing.T, e *env) {
 	if e.resolve(target) != old {
 		t.Fatal("Prepare must write nothing")
 	}
-	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
-	applied, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-backup-{date}", Now: now})
+	applied, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,15 +234,15 @@ func TestNewTagFromSourcesAcrossRepositories(t *testing.T) {
 	amd, arm := e.Image("linux/amd64", stories.Docker, "legacy"), e.Image("linux/arm/v7", stories.Docker, "legacy")
 	sources := []ref.Ref{e.Push("legacy/app:amd64-1.0", amd), e.Push("legacy/app:arm32v7-1.0", arm)}
 	target := e.Ref("new/app:1.0")
-	p := e.prepare(repair.Request{Target: target, From: sources, Require: require(t, "linux/amd64,linux/arm/v7")})
-	if p.OldDigest != "" || rows(p) != "add linux/amd64, add linux/arm/v7" || p.MediaType != string(types.DockerManifestList) {
-		t.Fatalf("plan: old %q rows %s type %s", p.OldDigest, rows(p), p.MediaType)
+	p := e.prepare(repair.Request{Target: target, From: sources, Require: require(t, "linux/amd64,linux/arm/v7"), Backup: "{tag}-backup"})
+	if p.OldDigest != "" || rows(p) != "add linux/amd64, add linux/arm/v7" || p.MediaType != string(types.DockerManifestList) || p.Backup != nil {
+		t.Fatalf("plan: old %q rows %s type %s backup %v", p.OldDigest, rows(p), p.MediaType, p.Backup)
 	}
-	if _, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-old"}); err != nil {
+	if _, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.auditClean(target, "linux/amd64,linux/arm/v7")
-	if d := e.resolve(e.Ref("new/app:1.0-old")); d != "" {
+	if d := e.resolve(e.Ref("new/app:1.0-backup")); d != "" {
 		t.Errorf("no backup is made of a tag that did not exist, got %s", d)
 	}
 }
@@ -283,11 +283,11 @@ func TestAnnotationsPreferSourcesAndSignatureNotes(t *testing.T) {
 	if rows(p) != "keep linux/arm64, replace linux/amd64" {
 		t.Errorf("--prefer-sources replaces it: rows %s", rows(p))
 	}
-	if !strings.Contains(string(p.Index), `"org.opencontainers.image.version":"1.0"`) {
-		t.Errorf("index annotations must be kept: %s", p.Index)
+	if !strings.Contains(string(p.Manifest), `"org.opencontainers.image.version":"1.0"`) {
+		t.Errorf("index annotations must be kept: %s", p.Manifest)
 	}
-	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], ".sig") {
-		t.Errorf("the signature tag of the old digest should be noted: %v", p.Notes)
+	if len(p.Signatures) != 1 || p.Signatures[0].Ref.Tag != "sha256-"+oldHash.Hex+".sig" || !p.Unsigned() {
+		t.Errorf("the signature tag of the old digest should be listed: %v", p.Signatures)
 	}
 }
 
@@ -299,8 +299,8 @@ type movingWriter struct {
 	other  v1.Image
 }
 
-func (m *movingWriter) PushIndex(ctx context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error {
-	if err := m.Client.PushIndex(ctx, dest, raw, mt, from); err != nil {
+func (m *movingWriter) PushManifest(ctx context.Context, dest ref.Ref, raw []byte, mt types.MediaType, from func(v1.Hash) ref.Ref) error {
+	if err := m.Client.PushManifest(ctx, dest, raw, mt, from); err != nil {
 		return err
 	}
 	return m.Client.Push(ctx, m.target, m.other)
@@ -312,10 +312,10 @@ func testConcurrentMove(t *testing.T, e *env) {
 	arm := e.Image("linux/arm64", stories.OCI, "race")
 	e.Push("race:1-amd64", e.Image("linux/amd64", stories.OCI, "race"))
 	target := e.Push("race:1", e.Index(stories.OCI, entry(arm, "linux/arm64")))
-	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
+	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Backup: "{tag}-backup"})
 	other := e.Image("linux/s390x", stories.OCI, "the other job's push")
 	w := &movingWriter{Client: e.Client, target: target, other: other}
-	_, err := repair.Apply(context.Background(), w, p, repair.ApplyOptions{BackupTag: "{tag}-bak"})
+	_, err := repair.Apply(context.Background(), w, p, repair.ApplyOptions{})
 	if !errors.Is(err, repair.ErrChanged) {
 		t.Fatalf("err = %v, want ErrChanged", err)
 	}
@@ -323,7 +323,7 @@ func testConcurrentMove(t *testing.T, e *env) {
 	if got := e.resolve(target); got != otherDigest.String() {
 		t.Errorf("the tag must keep the other job's push %s, holds %s", otherDigest, got)
 	}
-	if got := e.resolve(e.Ref("race:1-bak")); got != "" {
+	if got := e.resolve(e.Ref("race:1-backup")); got != "" {
 		t.Errorf("no backup tag is written when the tag changed, got %s", got)
 	}
 	if _, err := e.Client.Fetch(context.Background(), target.WithDigest(p.NewDigest)); err != nil {
@@ -336,11 +336,11 @@ func TestBackupTagNeverOverwritesAnotherManifest(t *testing.T) {
 	arm := e.Image("linux/arm64", stories.OCI, "bak")
 	e.Push("bak:1-amd64", e.Image("linux/amd64", stories.OCI, "bak"))
 	target := e.Push("bak:1", e.Index(stories.OCI, entry(arm, "linux/arm64")))
-	taken := e.Push("bak:1-old", e.Image("linux/s390x", stories.OCI, "something else"))
+	taken := e.Push("bak:1-backup", e.Image("linux/s390x", stories.OCI, "something else"))
 	held := e.resolve(taken)
 	old := e.resolve(target)
-	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}})
-	_, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{BackupTag: "{tag}-old"})
+	p := e.prepare(repair.Request{Target: target, PerArch: []string{"{tag}-{arch}"}, Backup: "{tag}-backup"})
+	_, err := repair.Apply(context.Background(), e.Client, p, repair.ApplyOptions{})
 	if err == nil || !strings.Contains(err.Error(), "already holds") {
 		t.Fatalf("err = %v, want a refusal to overwrite the backup tag", err)
 	}

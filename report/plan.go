@@ -1,7 +1,7 @@
 package report
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,25 +10,11 @@ import (
 	"github.com/mlaudit/mlaudit/repair"
 )
 
-// RenderPlan writes a repair plan, and what applying it did when applied is
-// not nil, in format f.
-func RenderPlan(w io.Writer, f Format, p *repair.Plan, applied *repair.Applied) error {
-	if f == JSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(struct {
-			SchemaVersion int             `json:"schemaVersion"`
-			Plan          *repair.Plan    `json:"plan"`
-			Applied       *repair.Applied `json:"applied"`
-		}{SchemaVersion, p, applied})
-	}
-	return renderPlanTable(w, p)
-}
-
-// renderPlanTable writes the plan: before and after, a row per entry, the
-// reason for each row, what the result would still break, and notes.
-func renderPlanTable(w io.Writer, p *repair.Plan) error {
+// RenderPlan writes a repair plan as a table: before and after, a row per
+// entry (and per entry the destination loses), the reason for each row,
+// what the result would still break, the signatures that would stay
+// behind, and notes. In JSON, plans are part of [RenderRepairs].
+func RenderPlan(w io.Writer, p *repair.Plan) error {
 	pr := &printer{w: w}
 	pr.line("Repair plan for " + p.Target.String())
 	if !p.Dest.Equal(p.Target) {
@@ -44,6 +30,9 @@ func renderPlanTable(w io.Writer, p *repair.Plan) error {
 	}
 	pr.line("  now:   " + before)
 	pr.line("  after: " + after)
+	if p.Backup != nil {
+		pr.line("  backup of the old manifest: " + p.Backup.String())
+	}
 	if pr.err != nil {
 		return pr.err
 	}
@@ -79,6 +68,18 @@ func renderPlanTable(w io.Writer, p *repair.Plan) error {
 			pr.finding(f)
 		}
 	}
+	if p.Unsigned() {
+		pr.line("")
+		pr.line("Signed: these refer to the old manifest and will not follow the new one:")
+		for _, s := range p.Signatures {
+			what := string(s.Kind)
+			if s.ArtifactType != "" {
+				what += " (" + s.ArtifactType + ")"
+			}
+			pr.line("  " + what)
+			pr.line("    " + s.Ref.Brief(p.Dest))
+		}
+	}
 	for _, n := range p.Notes {
 		pr.line("")
 		pr.wrapped("Note: ", n)
@@ -97,25 +98,38 @@ func from(p *repair.Plan, source ref.Ref) string {
 }
 
 // RenderApplied says what applying a repair moved, how to put it back,
-// and the audit of the result. It writes nothing for a dry run.
+// what to sign again, and the audit of the result. It writes nothing for a
+// dry run, and never says "Applied" unless the tag was read back holding
+// the new manifest.
 func RenderApplied(w io.Writer, o *repair.Outcome) error {
 	if o.Applied == nil {
 		return nil
 	}
 	pr := &printer{w: w}
 	a, dest := o.Applied, o.Plan.Dest
-	if !a.Moved {
-		pr.line(dest.String() + " already holds this index; nothing was written.")
-	} else {
-		pr.wrapped("", fmt.Sprintf("Applied: %s now holds %s (it held %s).", dest, a.NewDigest, orNothing(a.OldDigest)))
-		if a.Backup != nil {
-			pr.wrapped("", "The old index is kept as "+a.Backup.String()+".")
-		}
-		if a.OldDigest != "" && dest.Scheme == ref.Registry {
-			// A command to paste: one line, however long.
-			pr.line("To put it back:")
-			pr.line(fmt.Sprintf("  crane tag %s %s", dest.WithDigest(a.OldDigest), dest.Tag))
-		}
+	switch {
+	case a.Moved:
+		pr.wrapped("Applied: ", dest.String()+" (read back: it holds the new manifest)")
+	case o.Err == nil:
+		pr.line(dest.String() + " already holds this manifest; nothing was written.")
+	default:
+		pr.wrapped("NOT applied: ", dest.String()+" (see the summary below)")
+	}
+	pr.line("  old: " + orNothing(a.OldDigest))
+	if a.Moved {
+		pr.line("  new: " + a.NewDigest)
+	}
+	if a.Backup != nil {
+		pr.wrapped("", "The old manifest is kept as "+a.Backup.String()+".")
+	}
+	if (a.Moved || errors.Is(o.Err, repair.ErrNotConfirmed)) && a.OldDigest != "" && dest.Scheme == ref.Registry {
+		// A command to paste: one line, however long.
+		pr.line("To put it back:")
+		pr.line(fmt.Sprintf("  crane tag %s %s", dest.WithDigest(a.OldDigest), dest.Tag))
+	}
+	if a.Moved && len(o.Plan.Signatures) > 0 {
+		pr.line("Its old signatures stay on " + ref.ShortDigest(a.OldDigest) + "; sign the new manifest:")
+		pr.line(fmt.Sprintf("  cosign sign --key KEY %s", dest.WithDigest(a.NewDigest)))
 	}
 	pr.line("")
 	if pr.err != nil || o.Audit == nil {

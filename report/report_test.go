@@ -136,10 +136,13 @@ func TestPlanTableFitsEightyColumns(t *testing.T) {
 			{Platform: "unknown", Digest: "sha256:" + strings.Repeat("04", 32), Source: mustRef("ghcr.io/org/runtime:v0.3.0-rc.2"), Action: repair.Drop, Reason: "attests sha256:0505050505, which leaves the index", Attestation: true},
 			{Platform: "linux/amd64", Digest: "sha256:" + strings.Repeat("06", 32), Source: mustRef("ghcr.io/org/runtime:latest-aarch64"), Action: repair.Reject, Reason: `tag-platform-mismatch: tag "latest-aarch64" names arm64 ("aarch64") but the image is linux/amd64`},
 		},
-		Notes: []string{"tag sha256-abab.sig is attached to the old digest and will not follow a new index: sign or attest ghcr.io/org/runtime:v0.3.0-rc.2 again after applying"},
+		Notes:      []string{"tag sha256-abab.sig is attached to the old digest and will not follow a new index: sign or attest ghcr.io/org/runtime:v0.3.0-rc.2 again after applying"},
+		Backup:     refPtr(mustRef("ghcr.io/org/runtime:v0.3.0-rc.2-backup-20261201")),
+		Signatures: []repair.Signature{{Kind: repair.CosignTag, Ref: mustRef("ghcr.io/org/runtime:sha256-" + strings.Repeat("ab", 32) + ".sig")}, {Kind: repair.Referrer, Ref: mustRef("ghcr.io/org/runtime@sha256:" + strings.Repeat("07", 32)), ArtifactType: "application/spdx+json"}},
 	}
+	p.Rows = append(p.Rows, repair.Row{Platform: "linux/s390x", Digest: "sha256:" + strings.Repeat("08", 32), Source: p.Dest, Action: repair.Lose, Reason: "the destination holds it now; the new manifest does not"})
 	var b bytes.Buffer
-	if err := report.RenderPlan(&b, report.Table, p, nil); err != nil {
+	if err := report.RenderPlan(&b, p); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -148,7 +151,8 @@ func TestPlanTableFitsEightyColumns(t *testing.T) {
 			t.Errorf("line of %d columns: %q", len(line), line)
 		}
 	}
-	for _, want := range []string{":v0.3.0-rc.2-amd64", "(this tag)", "(attestation)", "reject", "Note: tag sha256-abab.sig", "after: OCI index sha256:cdcdcdcdcdcd"} {
+	for _, want := range []string{":v0.3.0-rc.2-amd64", "(this tag)", "(attestation)", "reject", "Note: tag sha256-abab.sig", "after: OCI index sha256:cdcdcdcdcdcd",
+		"backup of the old manifest: ghcr.io/org/runtime:v0.3.0-rc.2-backup-20261201", "will not follow the new one", "referrer (application/spdx+json)", "lose    linux/s390x"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan should show %q:\n%s", want, out)
 		}
@@ -172,3 +176,5 @@ func TestFindingsWithoutImagesAreShown(t *testing.T) {
 		}
 	}
 }
+
+func refPtr(r ref.Ref) *ref.Ref { return &r }

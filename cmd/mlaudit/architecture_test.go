@@ -41,7 +41,7 @@ func TestArchitectureImports(t *testing.T) {
 		"report":   {"audit", "platform", "policy", "ref", "repair"},
 		"deep":     {"internal/memo", "platform"},
 		"cache":    {"internal/atomicfile"},
-		"registry": {"cache", "internal/atomicfile", "internal/memo", "ref", "tree"},
+		"registry": {"cache", "internal/atomicfile", "internal/memo", "platform", "ref", "tree"},
 	}
 	io := []string{"net/http", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/google/go-containerregistry/pkg/v1/layout"}
 	for pkg, imps := range imports {

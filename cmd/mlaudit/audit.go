@@ -15,17 +15,17 @@ import (
 
 type auditFlags struct {
 	policyFlags
-	format      string
-	output      string
-	failOn      string
-	targetsFile string
-	jobs        int
-	registry    registryFlags
-	signatures  bool
-	catalog     []string
-	quiet       bool
-	deep        bool
-	deepFiles   int
+	format     string
+	output     string
+	failOn     string
+	jobs       int
+	registry   registryFlags
+	signatures bool
+	backups    bool
+	targetFlags
+	quiet     bool
+	deep      bool
+	deepFiles int
 }
 
 func newAuditCmd() *cobra.Command {
@@ -68,14 +68,14 @@ Credentials come from the Docker config and its credential helpers.`,
 		},
 	}
 	fl := cmd.Flags()
-	f.policyFlags.add(fl)
+	f.policyFlags.add(fl, true)
 	fl.StringVar(&f.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", "))
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
 	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
-	fl.StringVar(&f.targetsFile, "targets-file", "", "read targets from this file, one a line ('#' starts a comment; - for standard input)")
 	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once to each registry")
-	fl.BoolVar(&f.signatures, "include-signature-tags", false, "also audit cosign's sha256-<hex>.sig/.att/.sbom tags (skipped by default)")
-	fl.StringArrayVar(&f.catalog, "catalog", nil, "audit every repository of this registry, as its catalog lists them (same as the target REGISTRY/)")
+	fl.BoolVar(&f.signatures, "include-signature-tags", false, "also audit cosign's sha256-<hex>.sig/.att/.sbom tags and OCI referrers tags sha256-<hex> (skipped by default)")
+	fl.BoolVar(&f.backups, "include-backup-tags", false, "also audit the backup tags repair --backup-tag wrote (tags with a part named \"backup\"; skipped by default)")
+	f.targetFlags.add(fl, "audit")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on standard error")
 	fl.BoolVar(&f.deep, "deep", false, "also read each image's layers and check its executables (ELF, PE) are built for its platform: binary-arch-mismatch")
 	fl.IntVar(&f.deepFiles, "deep-files", deep.DefaultLimits.Files, "with --deep, read at most this many executables per image")
@@ -100,11 +100,11 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	refs, err := f.targetRefs(cmd, args, pol)
+	refs, err := f.targetFlags.refs(cmd, args, pol)
 	if err != nil {
 		return usageError(err)
 	}
-	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures}
+	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures, Backups: f.backups}
 	sess, err := f.registry.open(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(filter))
 	if err != nil {
 		return usageError(err)

@@ -25,11 +25,14 @@ type policyFlags struct {
 	excludeTags string
 }
 
-func (p *policyFlags) add(fl *pflag.FlagSet) {
+// add adds the flags; withCompare adds --compare, which only audits use.
+func (p *policyFlags) add(fl *pflag.FlagSet, withCompare bool) {
 	fl.StringVar(&p.policy, "policy", "", "read targets, requirements, rules, per-arch templates, mirrors, ignored codes and severities from this YAML file; flags given override it")
 	fl.StringVar(&p.require, "require", "", "platforms every image must provide, comma-separated OS/ARCH[/VARIANT] (e.g. linux/amd64,linux/arm64,linux/arm/v7)")
 	fl.StringArrayVar(&p.perArch, "per-arch", nil, "per-arch tag template with {tag} and {arch}, e.g. '{tag}-{arch}': each tag's per-arch siblings are audited and compared with it (repeatable)")
-	fl.StringArrayVar(&p.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable)")
+	if withCompare {
+		fl.StringArrayVar(&p.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable)")
+	}
 	fl.StringVar(&p.tags, "tags", "", "for repository and registry targets, audit only tags matching this regular expression, e.g. '^v[0-9]+\\.[0-9]+\\.[0-9]+$'")
 	fl.StringVar(&p.excludeTags, "exclude-tags", "", "for repository and registry targets, skip tags matching this regular expression, e.g. 'rc|nightly'")
 }
@@ -65,7 +68,7 @@ func (p *policyFlags) resolve(cmd *cobra.Command) (pol *policy.Policy, overrides
 		}
 		pol.PerArch = p.perArch
 	}
-	if changed("compare") {
+	if cmd.Flags().Lookup("compare") != nil && changed("compare") {
 		pol.Mirrors = nil
 		for _, c := range p.compare {
 			m, err := ref.ParsePrefix(c)
@@ -97,9 +100,20 @@ func targets(refs []ref.Ref, pol *policy.Policy, deep bool) []audit.Target {
 	return out
 }
 
-// targetRefs gathers targets: the arguments, --catalog and --targets-file;
-// the policy's targets when none of those name any.
-func (f *auditFlags) targetRefs(cmd *cobra.Command, args []string, pol *policy.Policy) ([]ref.Ref, error) {
+// targetFlags are the flags that name targets beside the arguments.
+type targetFlags struct {
+	targetsFile string
+	catalog     []string
+}
+
+func (f *targetFlags) add(fl *pflag.FlagSet, verb string) {
+	fl.StringVar(&f.targetsFile, "targets-file", "", "read targets from this file, one a line ('#' starts a comment; - for standard input)")
+	fl.StringArrayVar(&f.catalog, "catalog", nil, verb+" every repository of this registry, as its catalog lists them (same as the target REGISTRY/)")
+}
+
+// refs gathers targets: the arguments, --catalog and --targets-file; the
+// policy's targets when none of those name any.
+func (f *targetFlags) refs(cmd *cobra.Command, args []string, pol *policy.Policy) ([]ref.Ref, error) {
 	refs, err := parseRefs("argument", args)
 	if err != nil {
 		return nil, err
@@ -122,7 +136,7 @@ func (f *auditFlags) targetRefs(cmd *cobra.Command, args []string, pol *policy.P
 		refs = pol.Targets
 	}
 	if len(refs) == 0 {
-		return nil, fmt.Errorf("no targets: name at least one, e.g. mlaudit audit ghcr.io/org/app:1.0, or list them in a --policy file (see --help)")
+		return nil, fmt.Errorf("no targets: name at least one, e.g. %s ghcr.io/org/app:1.0, or list them in a --policy file (see --help)", cmd.CommandPath())
 	}
 	return refs, nil
 }

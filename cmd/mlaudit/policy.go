@@ -104,7 +104,7 @@ command line can be explained.`,
 			return report.RenderExplanation(cmd.OutOrStdout(), f, e)
 		},
 	}
-	pf.add(cmd.Flags())
+	pf.add(cmd.Flags(), true)
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd

@@ -36,7 +36,7 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 			}
 		})
 	}
-	for _, a := range []repair.Action{repair.Keep, repair.Add, repair.Replace, repair.Fix, repair.Drop, repair.Skip, repair.Reject} {
+	for _, a := range []repair.Action{repair.Keep, repair.Add, repair.Replace, repair.Fix, repair.Drop, repair.Skip, repair.Reject, repair.Lose} {
 		if !strings.Contains(readme, "`"+string(a)+"`") {
 			t.Errorf("README does not document the repair action %s", a)
 		}

@@ -3,27 +3,31 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/policy"
 	"github.com/mlaudit/mlaudit/ref"
+	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/repair"
 	"github.com/mlaudit/mlaudit/report"
 )
 
-// exitChanged: the target changed between plan and apply; nothing moved.
+// exitChanged: a tag changed under the repair, or did not hold what was
+// written when read back; it was not reported as repaired.
 const exitChanged = 4
 
 type repairFlags struct {
+	policyFlags
+	targetFlags
 	from          []string
-	perArch       []string
-	require       string
 	fix           bool
 	preferSources bool
 	to            string
 	apply         bool
 	backupTag     string
+	allowUnsigned bool
 	format        string
 	registry      registryFlags
 }
@@ -31,25 +35,38 @@ type repairFlags struct {
 func newRepairCmd() *cobra.Command {
 	f := &repairFlags{}
 	cmd := &cobra.Command{
-		Use:   "repair [flags] TARGET",
-		Short: "Rebuild a correct multi-arch index for a tag, from per-arch tags and other images",
-		Long: `Repair makes TARGET (a tag that holds an index, a single image, or nothing
-yet) a correct multi-arch index: it keeps the entries that are right, adds
-missing platforms from --from images and --per-arch sibling tags, and with
---fix mends wrong entries. Each new entry's platform is read from its image
-config, never from a tag name. A source whose tag names an architecture its
-image is not (latest-aarch64 holding amd64) is rejected.
+		Use:   "repair [flags] TARGET...",
+		Short: "Rebuild correct multi-arch indexes for tags, from per-arch tags and other images",
+		Long: `Repair makes each TARGET tag (one that holds an index, a single image, or
+nothing yet) a correct multi-arch index: it keeps the entries that are right,
+adds missing platforms from --from images and --per-arch sibling tags, and
+with --fix mends wrong entries. Each new entry's platform is read from its
+image config, never from a tag name. A source whose tag names an architecture
+its image is not (latest-aarch64 holding amd64) is rejected. A per-arch TARGET
+(latest-aarch64) is made to hold one image of the architecture its name
+promises.
 
-It shows the plan and writes nothing unless --apply is given. With --apply it
-pushes the children and the new index by digest, checks that TARGET still
-holds what the plan was made from (exit 4 if not: nothing moved), tags a
-backup of the old index if --backup-tag is given, moves the tag, and audits
-the result. It never deletes anything. If the result would not hold every
---require'd platform, or would still be wrong, it exits 1 and pushes nothing.
+TARGET takes every form audit takes: a tag, a repository (its tags), a
+registry (REGISTRY/, its catalog), --targets-file and --policy, whose
+per-repository requirements and per-arch templates apply. Per-arch tags,
+backup tags and signature or referrer tags are never targets of a walk.
 
-Exit codes: 0 repaired, or the plan is clean; 1 the plan cannot satisfy the
-requirements; 2 bad flag or reference; 3 registry error; 4 TARGET changed
-since the plan was made.`,
+It shows every plan and writes nothing unless --apply is given. With --apply,
+for each target in turn, it:
+  1. refuses a plan that would still be wrong (nothing written), or one whose
+     old index is signed or has referrers, unless --allow-unsigned;
+  2. pushes the new index and its children by digest (no tag moves);
+  3. tags the old index under --backup-tag, and reads it back;
+  4. reads TARGET again right before the move: if it changed since the plan,
+     it is not moved;
+  5. moves TARGET, reads it back, and audits it again.
+It never deletes anything and always prints the old digest and how to put
+it back.
+
+Exit codes: 0 every target repaired or already right; 1 some plan could not
+be satisfied or would leave signatures behind (the others are still applied);
+2 bad flag, reference or template (nothing written); 3 registry error; 4 some
+tag changed under the repair or did not hold what was written.`,
 		Example: `  # An arm64 job overwrote the list: rebuild it from the per-arch tags
   mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 \
     ghcr.io/org/runtime:v0.3.0
@@ -58,35 +75,55 @@ since the plan was made.`,
   mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 \
     --backup-tag '{tag}-backup-{date}' --apply ghcr.io/org/runtime:v0.3.0
 
+  # Three components at once; the summary says what became of each
+  mlaudit repair --per-arch '{tag}-{arch}' --require linux/amd64,linux/arm64 \
+    --tags '^v0\.3\.0-rc\.2$' --apply ghcr.io/org/runtime ghcr.io/org/gateway \
+    ghcr.io/org/metadata
+
+  # A per-arch tag that holds the wrong architecture, from a good image
+  mlaudit repair --from ghcr.io/org/app@sha256:... --apply ghcr.io/org/app:latest-aarch64
+
   # One multi-arch tag from legacy per-arch names
   mlaudit repair --from ghcr.io/org/app:amd64-1.0 --from ghcr.io/org/app:arm64v8-1.0 \
     --require linux/amd64,linux/arm64 ghcr.io/org/app:1.0`,
-		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRepair(cmd, f, args[0])
+			return runRepair(cmd, f, args)
 		},
 	}
 	fl := cmd.Flags()
+	f.policyFlags.add(fl, false)
+	f.targetFlags.add(fl, "repair")
 	fl.StringArrayVar(&f.from, "from", nil, "image or index to take platforms from (repeatable; any repository or registry, or oci:DIR:TAG)")
-	fl.StringArrayVar(&f.perArch, "per-arch", nil, "per-arch sibling tag template with {arch} and {tag}, e.g. '{tag}-{arch}' (repeatable)")
-	fl.StringVar(&f.require, "require", "", "platforms the result must hold, comma-separated OS/ARCH[/VARIANT]")
 	fl.BoolVar(&f.fix, "fix", false, "rewrite wrong or non-canonical entry platforms from their configs, drop entries whose child is missing, drop duplicates")
 	fl.BoolVar(&f.preferSources, "prefer-sources", false, "let sources replace existing entries that are correct")
-	fl.StringVar(&f.to, "to", "", "write the result to this tag (another tag, repository, registry or oci:DIR:TAG) instead of TARGET")
+	fl.StringVar(&f.to, "to", "", "write the result to this tag (in any repository or registry, or oci:DIR:TAG) instead of TARGET; one TARGET only")
 	fl.BoolVar(&f.apply, "apply", false, "push the result; without it nothing is written")
-	fl.StringVar(&f.backupTag, "backup-tag", "", "before moving the tag, tag the old index with this template ({tag}, {date}, {digest}), e.g. '{tag}-backup-{date}'")
+	fl.StringVar(&f.backupTag, "backup-tag", "", "before moving a tag, tag its old index with this template ({tag}, {date}, {digest}); it must hold the word \"backup\", e.g. '{tag}-backup-{date}'")
+	fl.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "apply even where the old index has signatures or referrers that will not follow the new digest (sign the new one after)")
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
 	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
 }
 
-func runRepair(cmd *cobra.Command, f *repairFlags, arg string) error {
-	job, format, err := f.job(arg)
+func runRepair(cmd *cobra.Command, f *repairFlags, args []string) error {
+	base, format, err := f.job()
 	if err != nil {
 		return usageError(err)
 	}
-	sess, err := f.registry.open(cmd)
+	pol, _, err := f.policyFlags.resolve(cmd)
+	if err != nil {
+		return usageError(err)
+	}
+	refs, err := f.targetFlags.refs(cmd, args, pol)
+	if err != nil {
+		return usageError(err)
+	}
+	if base.To.Scheme != "" && (len(refs) != 1 || !refs[0].IsImage()) {
+		return usageError(fmt.Errorf("--to %s: it takes exactly one TARGET tag, got %d target(s)", base.To, len(refs)))
+	}
+	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, PerArch: true}
+	sess, err := f.registry.open(cmd, registry.WithTagFilter(filter))
 	if err != nil {
 		return usageError(err)
 	}
@@ -94,19 +131,11 @@ func runRepair(cmd *cobra.Command, f *repairFlags, arg string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	for _, src := range job.From {
-		if err := client.CheckTarget(src); err != nil {
-			return usageError(fmt.Errorf("--from: %w", err))
-		}
+	if err := checkRepairInputs(client, base, refs); err != nil {
+		return usageError(err)
 	}
-	dest, flag := job.Target, "the target"
-	if job.To.Scheme != "" {
-		dest, flag = job.To, "--to"
-	}
-	if err := client.CheckDestination(dest); err != nil {
-		return usageError(fmt.Errorf("%s: %w", flag, err))
-	}
-	// A client of its own for the audit after applying, so its request
+	jobs, failed := expandJobs(cmd, client, base, pol, refs)
+	// A client of its own for the audits after applying, so its request
 	// counts are its own.
 	verify, err := sess.client()
 	if err != nil {
@@ -115,44 +144,122 @@ func runRepair(cmd *cobra.Command, f *repairFlags, arg string) error {
 	out := cmd.OutOrStdout()
 	var show func(*repair.Plan) error
 	if format == report.Table {
-		show = func(p *repair.Plan) error { return report.RenderPlan(out, report.Table, p, nil) }
+		show = func(p *repair.Plan) error { return report.RenderPlan(out, p) }
 	}
-	outcome, err := repair.Run(cmd.Context(), client, job, show, verify)
-	if format == report.JSON && outcome != nil {
-		if rerr := report.RenderPlan(out, report.JSON, outcome.Plan, outcome.Applied); rerr != nil {
-			return rerr
-		}
-	}
+	outs, err := repair.RunAll(cmd.Context(), client, jobs, show, verify)
 	switch {
-	case errors.Is(err, repair.ErrUnsatisfied):
-		return &exitError{code: exitFindings, err: fmt.Errorf("refused: the repaired index would still be wrong (see above); nothing was written, and --apply would push nothing")}
-	case errors.Is(err, repair.ErrNotATag):
+	case errors.Is(err, repair.ErrBackupTag), errors.Is(err, repair.ErrNotATag):
 		return usageError(err)
-	case errors.Is(err, repair.ErrChanged):
-		return &exitError{code: exitChanged, err: err}
 	case err != nil:
 		return &exitError{code: exitUnaudited, err: advise(cmd, err)}
 	}
-	if format == report.Table {
-		if !job.Apply {
-			fmt.Fprintln(out, "Dry run: nothing was written. Run again with --apply to push this plan.")
-		} else {
-			adviseResult(cmd, outcome.Audit)
-			if err := report.RenderApplied(out, outcome); err != nil {
-				return err
-			}
+	outs = append(outs, failed...)
+	if err := renderRepairs(cmd, out, format, base.Apply, outs); err != nil {
+		return err
+	}
+	return repairExit(outs)
+}
+
+// checkRepairInputs refuses, before anything is read, sources and
+// destinations that cannot be used and targets that are not tags.
+func checkRepairInputs(client *registry.Client, base repair.Job, refs []ref.Ref) error {
+	for _, src := range base.From {
+		if err := client.CheckTarget(src); err != nil {
+			return fmt.Errorf("--from: %w", err)
 		}
 	}
-	if !outcome.Clean() {
-		return &exitError{code: exitFindings, err: fmt.Errorf("the audit after applying found problems (see above)")}
+	if base.To.Scheme != "" {
+		if err := client.CheckDestination(base.To); err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+	}
+	for _, r := range refs {
+		if r.IsImage() && (r.Tag == "" || r.Digest != "") {
+			return fmt.Errorf("%w: %s names a digest; a repair moves a tag: name the tag alone", repair.ErrNotATag, r.Written())
+		}
+		if err := client.CheckDestination(r); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// job parses the command line into a repair job and the output format.
-func (f *repairFlags) job(arg string) (repair.Job, report.Format, error) {
-	job := repair.Job{Apply: f.apply, Options: repair.ApplyOptions{BackupTag: f.backupTag}}
-	job.PerArch, job.Fix, job.PreferSources = f.perArch, f.fix, f.preferSources
+// expandJobs turns each target into the tags it names, one job each, with
+// the policy's requirements and per-arch templates for that tag. A target
+// that cannot be listed is an outcome of its own, so it never hides the
+// others.
+func expandJobs(cmd *cobra.Command, client *registry.Client, base repair.Job, pol *policy.Policy, refs []ref.Ref) (jobs []repair.Job, failed []*repair.Outcome) {
+	for _, r := range refs {
+		tags, err := client.Expand(cmd.Context(), r)
+		if err != nil {
+			failed = append(failed, &repair.Outcome{Job: repair.Job{Request: repair.Request{Target: r}}, Result: repair.Failed, Err: advise(cmd, err)})
+			continue
+		}
+		for _, t := range tags {
+			job := base
+			job.Target, job.Require, job.PerArch = t, pol.RequireFor(t), pol.PerArch
+			jobs = append(jobs, job)
+		}
+	}
+	return jobs, failed
+}
+
+// renderRepairs writes what became of each job: in a table, what each
+// apply did (the plans were shown as they were made), then the summary.
+func renderRepairs(cmd *cobra.Command, out io.Writer, format report.Format, apply bool, outs []*repair.Outcome) error {
+	if format == report.Table {
+		for _, o := range outs {
+			if o.Audit != nil {
+				adviseResult(cmd, o.Audit)
+			}
+			if err := report.RenderApplied(out, o); err != nil {
+				return err
+			}
+		}
+	}
+	if err := report.RenderRepairs(out, format, outs); err != nil {
+		return err
+	}
+	if format == report.Table && !apply {
+		fmt.Fprintln(out, "Dry run: nothing was written. Run again with --apply to push these plans.")
+	}
+	return nil
+}
+
+// repairExit is the exit code of a repair run: 4 when a tag changed under
+// it (the most urgent: someone else's push is at stake), then 3 for
+// registry errors, then 1 for plans that could not be applied.
+func repairExit(outs []*repair.Outcome) error {
+	code := 0
+	for _, o := range outs {
+		c := 0
+		switch o.Result {
+		case repair.Changed, repair.NotConfirmed:
+			c = exitChanged
+		case repair.Failed:
+			c = exitUnaudited
+		case repair.Unsatisfied, repair.Unsigned:
+			c = exitFindings
+		case repair.Repaired:
+			if !o.Clean() {
+				c = exitFindings
+			}
+		}
+		if c == exitChanged || (c == exitUnaudited && code != exitChanged) || (c == exitFindings && code == 0) {
+			code = c
+		}
+	}
+	if code == 0 {
+		return nil
+	}
+	return &exitError{code: code, err: fmt.Errorf("not every target was repaired (see the summary above)")}
+}
+
+// job parses the flags every target shares into a repair job, and the
+// output format. Templates are checked here, before anything is read.
+func (f *repairFlags) job() (repair.Job, report.Format, error) {
+	job := repair.Job{Apply: f.apply, Options: repair.ApplyOptions{AllowUnsigned: f.allowUnsigned}}
+	job.Fix, job.PreferSources, job.Backup = f.fix, f.preferSources, f.backupTag
 	format, err := report.ParseFormat(f.format)
 	if err == nil && format != report.Table && format != report.JSON {
 		err = fmt.Errorf("%q: a repair plan is written as table or json", f.format)
@@ -160,16 +267,10 @@ func (f *repairFlags) job(arg string) (repair.Job, report.Format, error) {
 	if err != nil {
 		return job, "", fmt.Errorf("--format: %w", err)
 	}
-	if job.Require, err = platform.ParseList(f.require); err != nil {
-		return job, "", fmt.Errorf("--require: %w", err)
-	}
-	for _, t := range f.perArch {
-		if err := platform.CheckTemplate(t); err != nil {
-			return job, "", fmt.Errorf("--per-arch: %w", err)
+	if f.backupTag != "" {
+		if err := repair.CheckBackupTemplate(f.backupTag); err != nil {
+			return job, "", fmt.Errorf("--backup-tag: %w", err)
 		}
-	}
-	if job.Target, err = ref.Parse(arg); err != nil {
-		return job, "", err
 	}
 	if job.From, err = parseRefs("--from", f.from); err != nil {
 		return job, "", err
@@ -177,6 +278,9 @@ func (f *repairFlags) job(arg string) (repair.Job, report.Format, error) {
 	if f.to != "" {
 		if job.To, err = ref.Parse(f.to); err != nil {
 			return job, "", fmt.Errorf("--to: %w", err)
+		}
+		if !job.To.IsImage() || job.To.Tag == "" {
+			return job, "", fmt.Errorf("--to %s: %w: name the tag to write", f.to, repair.ErrNotATag)
 		}
 	}
 	return job, format, nil

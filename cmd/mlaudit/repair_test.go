@@ -63,7 +63,7 @@ func TestRepairStoriesOnDistributionRegistry(t *testing.T) {
 	t.Run("aibrix from per-arch tags", func(t *testing.T) {
 		target := host + "/aibrix/runtime:v0.3.0-rc.2"
 		old := rawManifest(t, target)
-		r := mlaudit(t, "", "repair", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", "--backup-tag", "{tag}-before-repair", "--apply", target)
+		r := mlaudit(t, "", "repair", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", "--backup-tag", "{tag}-backup", "--apply", target)
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
@@ -72,7 +72,7 @@ func TestRepairStoriesOnDistributionRegistry(t *testing.T) {
 				t.Errorf("skopeo resolves linux/%s to %s", arch, got)
 			}
 		}
-		if got := rawManifest(t, host+"/aibrix/runtime:v0.3.0-rc.2-before-repair"); got != old {
+		if got := rawManifest(t, host+"/aibrix/runtime:v0.3.0-rc.2-backup"); got != old {
 			t.Error("the backup tag must hold the old index byte for byte")
 		}
 		if !strings.Contains(r.stdout, "To put it back:\n  crane tag") || !strings.Contains(r.stdout, "0 errors, 0 warnings") {
@@ -115,8 +115,8 @@ func TestRepairStoriesOnDistributionRegistry(t *testing.T) {
 		if r.code != 1 {
 			t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		if !strings.Contains(r.stderr, "nothing was written") {
-			t.Errorf("stderr should say nothing was written: %s", r.stderr)
+		if !strings.Contains(r.stdout, "UNSATISFIED "+target) || !strings.Contains(r.stdout, "nothing was written") {
+			t.Errorf("the summary should say the target was refused and nothing was written:\n%s", r.stdout)
 		}
 		if rawManifest(t, target) != before {
 			t.Error("the target must be byte-for-byte unchanged")
@@ -129,12 +129,13 @@ func TestRepairUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"repair"}, "accepts 1 arg"},
+		{[]string{"repair"}, "no targets: name at least one"},
 		{[]string{"repair", "--per-arch", "{tag}-latest", "localhost:5000/app:1"}, "{arch}"},
 		{[]string{"repair", "--require", "amd64", "localhost:5000/app:1"}, `"amd64"`},
-		{[]string{"repair", "localhost:5000/app@sha256:" + strings.Repeat("a", 64)}, "repair a tag"},
+		{[]string{"repair", "localhost:5000/app@sha256:" + strings.Repeat("a", 64)}, "a repair moves a tag"},
 		{[]string{"repair", "--from", "localhost:5000/Bad:1", "localhost:5000/app:1"}, `"localhost:5000/Bad:1"`},
-		{[]string{"repair", "localhost:5000/app"}, "whole repository"},
+		{[]string{"repair", "--backup-tag", "{tag}-old", "localhost:5000/app:1"}, `must hold the word "backup"`},
+		{[]string{"repair", "--to", "localhost:5000/app", "localhost:5000/app:1"}, "name the tag to write"},
 		{[]string{"repair", "--format", "sarif", "localhost:5000/app:1"}, "table or json"},
 	}
 	for _, tt := range tests {
@@ -161,16 +162,22 @@ func TestRepairDryRunWritesNothing(t *testing.T) {
 	j := mlaudit(t, "", "repair", "--format", "json", "--per-arch", "{tag}-{arch}", target)
 	var doc struct {
 		SchemaVersion int `json:"schemaVersion"`
-		Plan          struct {
-			OldDigest, NewDigest string
-			Rows                 []struct{ Action, Platform string }
-		} `json:"plan"`
-		Applied *struct{} `json:"applied"`
+		Repairs       []struct {
+			Target, Result string
+			Plan           struct {
+				OldDigest, NewDigest string
+				Rows                 []struct{ Action, Platform string }
+			} `json:"plan"`
+			Applied *struct{} `json:"applied"`
+		} `json:"repairs"`
 	}
 	if err := json.Unmarshal([]byte(j.stdout), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, j.stdout)
 	}
-	if doc.SchemaVersion != 1 || doc.Plan.OldDigest == "" || doc.Plan.NewDigest == doc.Plan.OldDigest || len(doc.Plan.Rows) != 2 || doc.Applied != nil {
-		t.Errorf("JSON plan = %+v", doc)
+	if doc.SchemaVersion != 1 || len(doc.Repairs) != 1 {
+		t.Fatalf("JSON = %+v, want one repair", doc)
+	}
+	if r := doc.Repairs[0]; r.Target != target || r.Result != "planned" || r.Plan.OldDigest == "" || r.Plan.NewDigest == r.Plan.OldDigest || len(r.Plan.Rows) != 2 || r.Applied != nil {
+		t.Errorf("JSON repair = %+v", r)
 	}
 }

@@ -39,14 +39,14 @@ func TestRepairPushFailsHalfWay(t *testing.T) {
 	faults := (&testregistry.Faults{}).Add(testregistry.Path(http.MethodPut, "/v2/aibrix/runtime/manifests/sha256:"), 0, testregistry.Status(500))
 	host := faults.Proxy(t, upstream)
 	before := resolve(t, upstream+"/"+runtimeTag)
-	r := mlaudit(t, "", "repair", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", "--backup-tag", "{tag}-bak", "--apply", host+"/"+runtimeTag)
+	r := mlaudit(t, "", "repair", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", "--backup-tag", "{tag}-backup", "--apply", host+"/"+runtimeTag)
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if after := resolve(t, upstream+"/"+runtimeTag); after != before {
 		t.Errorf("the tag moved to %s after a failed push", after)
 	}
-	if d := resolve(t, upstream+"/aibrix/runtime:v0.3.0-rc.2-bak"); d != "" {
+	if d := resolve(t, upstream+"/aibrix/runtime:v0.3.0-rc.2-backup"); d != "" {
 		t.Errorf("no backup tag may be written before the push succeeds, found %s", d)
 	}
 }
@@ -61,7 +61,7 @@ func TestRepairKilledAtEachStep(t *testing.T) {
 	}{
 		{"pushing the new index by digest", testregistry.Path(http.MethodPut, "/v2/aibrix/runtime/manifests/sha256:")},
 		{"re-reading the tag", testregistry.Path(http.MethodHead, "/v2/aibrix/runtime/manifests/v0.3.0-rc.2")},
-		{"writing the backup tag", testregistry.Path(http.MethodPut, "/v2/aibrix/runtime/manifests/v0.3.0-rc.2-bak")},
+		{"writing the backup tag", testregistry.Path(http.MethodPut, "/v2/aibrix/runtime/manifests/v0.3.0-rc.2-backup")},
 		{"moving the tag", func(r *http.Request) bool {
 			return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/v2/aibrix/runtime/manifests/v0.3.0-rc.2")
 		}},
@@ -77,7 +77,7 @@ func TestRepairKilledAtEachStep(t *testing.T) {
 			t.Cleanup(func() { close(release) }) // before the proxy closes: cleanups run last first
 
 			cmd := exec.Command(binary, "repair", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64",
-				"--backup-tag", "{tag}-bak", "--apply", "--no-cache", host+"/"+runtimeTag)
+				"--backup-tag", "{tag}-backup", "--apply", "--no-cache", host+"/"+runtimeTag)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}

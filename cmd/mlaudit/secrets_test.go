@@ -61,7 +61,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 				run("audit", "-v", "--format", format, target)
 			}
 			run("repair", "-v", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", target)
-			r := run("repair", "-v", "--format", "json", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", "--backup-tag", "{tag}-bak", "--apply", target)
+			r := run("repair", "-v", "--format", "json", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", "--backup-tag", "{tag}-backup", "--apply", target)
 			if r.code != 0 {
 				t.Fatalf("the repair with credentials failed: exit %d\n%s", r.code, r.stderr)
 			}

@@ -115,7 +115,7 @@ func repairAIBrix(ctx context.Context, w io.Writer, client *registry.Client, tar
 	if err != nil {
 		return err
 	}
-	show := func(p *repair.Plan) error { return report.RenderPlan(w, report.Table, p, nil) }
+	show := func(p *repair.Plan) error { return report.RenderPlan(w, p) }
 	outcome, err := repair.Run(ctx, client, job, show, verify)
 	if err != nil {
 		return err

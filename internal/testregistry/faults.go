@@ -172,3 +172,41 @@ func Hold(reached chan<- string, release <-chan struct{}) Fault {
 		}
 	}
 }
+
+// Pause holds the request before the registry sees it: it signals on
+// reached and waits until release is closed (or the client gives up),
+// then lets the registry serve it. Whatever a test does meanwhile happens
+// before the request lands.
+func Pause(reached chan<- string, release <-chan struct{}) Fault {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		reached <- r.Method + " " + r.URL.Path
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+}
+
+// PauseAnswer lets the registry serve the request, then holds the answer:
+// it signals on reached and waits until release is closed (or the client
+// gives up) before the client hears back. Whatever a test does meanwhile
+// happens after the request landed and before the client goes on.
+func PauseAnswer(reached chan<- string, release <-chan struct{}) Fault {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		reached <- r.Method + " " + r.URL.Path
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}
+}

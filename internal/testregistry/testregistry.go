@@ -26,10 +26,29 @@ import (
 
 // InProcess starts go-containerregistry's registry on a loopback port and
 // returns its host:port. wrap, when not nil, wraps the registry's handler,
-// so a test can make it lie, stall or fail.
+// so a test can make it lie, stall or fail. The registry has no OCI 1.1
+// referrers API (GET /v2/<name>/referrers/<digest> is not answered with an
+// index), so clients fall back to the referrers tag (sha256-<hex>); see
+// InProcessWithReferrers.
 func InProcess(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	var h http.Handler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	return inProcess(t, wrap)
+}
+
+// InProcessWithReferrers is InProcess with the OCI 1.1 referrers API
+// switched on: the registry answers GET /v2/<name>/referrers/<digest> with
+// an index of the manifests whose subject is digest (their artifactType
+// taken from the config's media type), so clients that write and read
+// referrers use the API and never need the fallback tag.
+func InProcessWithReferrers(t testing.TB, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	return inProcess(t, wrap, ggcrregistry.WithReferrersSupport(true))
+}
+
+func inProcess(t testing.TB, wrap func(http.Handler) http.Handler, opts ...ggcrregistry.Option) string {
+	t.Helper()
+	opts = append([]ggcrregistry.Option{ggcrregistry.Logger(log.New(io.Discard, "", 0))}, opts...)
+	var h http.Handler = ggcrregistry.New(opts...)
 	if wrap != nil {
 		h = wrap(h)
 	}
