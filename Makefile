@@ -9,6 +9,13 @@ GO ?= go
 # staticcheck, pinned, from the Go module proxy.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
+# Tools the tests run as independent clients, pinned, built from the Go
+# module proxy into BIN by make deps (the tests look there before PATH):
+# cosign signs and verifies offline with a key; regctl reads and writes.
+BIN := $(CURDIR)/bin
+COSIGN := github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+REGCTL := github.com/regclient/regclient/cmd/regctl@v0.11.7
+
 # Fuzz targets (package:name) run briefly by make test; their seed corpora
 # are committed under each package's testdata/fuzz.
 FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse registry:FuzzWalkAndCheck ref:FuzzParse ref:FuzzParsePattern deep:FuzzClassify deep:FuzzScan
@@ -27,7 +34,7 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
 
-## deps: install Debian's docker-registry, skopeo and chromium when missing
+## deps: install Debian's docker-registry, skopeo and chromium, and the pinned cosign and regctl into bin/, when missing
 deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null 2>&1 || missing="$$missing docker-registry"; \
@@ -40,6 +47,9 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends$$missing >/dev/null; \
 	fi; \
 	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v chromium >/dev/null
+	@[ -x "$(BIN)/cosign" ] || { echo "make deps: installing $(COSIGN) into bin/"; GOBIN="$(BIN)" $(GO) install $(COSIGN); }
+	@[ -x "$(BIN)/regctl" ] || { echo "make deps: installing $(REGCTL) into bin/"; GOBIN="$(BIN)" $(GO) install $(REGCTL); }
+	@[ -x "$(BIN)/cosign" ] && [ -x "$(BIN)/regctl" ] || { echo "make deps: bin/cosign or bin/regctl is missing"; exit 1; }
 
 ## lint: go vet, staticcheck and gofmt
 lint:

@@ -18,6 +18,7 @@ import (
 // registry's ping and each repository's token exchange happen once.
 type Client struct {
 	opts   *options
+	guard  *dialGuard
 	base   http.RoundTripper
 	stats  *statsCollector
 	limits *rateLimits
@@ -39,7 +40,8 @@ func New(opts ...Option) (*Client, error) {
 	}
 	stats := &statsCollector{}
 	limits := &rateLimits{low: 2 * o.jobs}
-	var base http.RoundTripper = &timeout{d: o.timeout, next: o.transport}
+	guard := newDialGuard()
+	var base http.RoundTripper = &timeout{d: o.timeout, next: guard.guarded(o.transport)}
 	base = &counter{stats: stats, log: o.log, next: base}
 	rt := &retrier{next: base, retries: o.retries, budget: o.budget, base: retryBase, sleep: sleepCtx, limits: limits}
 	if o.notices != nil {
@@ -48,6 +50,7 @@ func New(opts ...Option) (*Client, error) {
 	base = &schemePolicy{insecure: o.insecure, next: rt}
 	return &Client{
 		opts:    o,
+		guard:   guard,
 		base:    base,
 		stats:   stats,
 		limits:  limits,
@@ -146,6 +149,10 @@ func (c *Client) repo(r ref.Ref) (*remoteRepo, error) {
 	}
 	rr := &remoteRepo{c: c, repo: named, base: r.Repo()}
 	c.repos[key] = rr
+	// The user named this registry (see dialGuard); go-containerregistry
+	// may spell it otherwise in URLs (index.docker.io), so both count.
+	c.guard.name(r.Registry)
+	c.guard.name(named.RegistryStr())
 	return rr, nil
 }
 
@@ -173,6 +180,8 @@ func (c *Client) registry(r ref.Ref) (name.Registry, error) {
 	if err != nil {
 		return name.Registry{}, fmt.Errorf("%w %q: %v", ErrInvalidTarget, r.Written(), err)
 	}
+	c.guard.name(r.Registry)
+	c.guard.name(reg.RegistryStr())
 	return reg, nil
 }
 

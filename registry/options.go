@@ -41,6 +41,7 @@ type options struct {
 	notices   io.Writer
 	cache     *cache.Dir
 	tagFilter TagFilter
+	listLimit int
 }
 
 // DefaultTimeout bounds one HTTP request, from sending it to reading the
@@ -61,6 +62,7 @@ func makeOptions(opts ...Option) (*options, error) {
 		userAgent: "mlaudit",
 		retries:   DefaultRetries,
 		budget:    DefaultRetryBudget,
+		listLimit: DefaultListLimit,
 	}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
@@ -183,6 +185,19 @@ func WithNotices(w io.Writer) Option {
 func WithCache(d *cache.Dir) Option {
 	return func(o *options) error {
 		o.cache = d
+		return nil
+	}
+}
+
+// WithListLimit sets how many entries a tag list or catalog may hold
+// before mlaudit stops reading it and reports the target as an error
+// (default [DefaultListLimit]).
+func WithListLimit(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return &OptionError{Option: "ListLimit", Value: n, Reason: "must be at least 1"}
+		}
+		o.listLimit = n
 		return nil
 	}
 }

@@ -19,13 +19,16 @@ var ErrRedirect = errors.New("refused redirect")
 // private, loopback or link-local address it was not itself reached on: a
 // hostile registry must not turn mlaudit into a probe of the network it
 // runs in (cloud metadata endpoints among them). Host names are judged as
-// written; one that resolves to a private address is not caught here.
+// written here; what they resolve to is judged at the dialer (dialGuard).
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("%w: more than %d redirects, from %s", ErrRedirect, maxRedirects, via[0].URL.Host)
 	}
 	from := via[0].URL.Host
 	to := req.URL.Host
+	if !cleanHost(req.URL) {
+		return fmt.Errorf("%w: %s sent a request on to a URL whose host is not written plainly (%q); mlaudit follows only plain host names and IP literals", ErrRedirect, from, to)
+	}
 	if strings.EqualFold(hostOnly(from), hostOnly(to)) {
 		return nil
 	}

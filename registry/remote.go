@@ -272,6 +272,11 @@ func (r *remoteRepo) getBlob(ctx context.Context, d v1.Hash, limit int64, what s
 // loop.
 const maxPages = 10000
 
+// DefaultListLimit is how many entries a tag list or catalog may hold
+// before mlaudit stops reading it ([WithListLimit]): far above any real
+// repository, far below what exhausts memory.
+const DefaultListLimit = 100000
+
 // tags lists the repository's tags, once per run: walking a repository
 // and finding per-arch siblings read the same list.
 func (r *remoteRepo) tags(ctx context.Context) ([]string, error) {
@@ -294,6 +299,9 @@ func (r *remoteRepo) list(ctx context.Context, first, what string) ([]string, er
 		seen[next] = true
 		current := next
 		next = ""
+		if limit := r.c.opts.listLimit; len(all) > limit {
+			return nil, &ListLimitError{What: what, Limit: limit}
+		}
 		err := r.do(ctx, http.MethodGet, current, "application/json", func(resp *http.Response) error {
 			b, err := readLimited(resp.Body, maxManifestBytes, what)
 			if err != nil {
@@ -308,13 +316,46 @@ func (r *remoteRepo) list(ctx context.Context, first, what string) ([]string, er
 			}
 			all = append(append(all, page.Tags...), page.Repositories...)
 			next = nextLink(resp)
+			if next != "" && !sameOrigin(next, current) {
+				return fmt.Errorf("%w: the %s's next page is on another host (%s); mlaudit reads pages only from the registry itself", ErrBadResponse, what, hostOf(next))
+			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
+	if limit := r.c.opts.listLimit; len(all) > limit {
+		return nil, &ListLimitError{What: what, Limit: limit}
+	}
 	return all, nil
+}
+
+// ListLimitError says a tag list or catalog held more entries than the
+// list limit: mlaudit stopped reading it.
+type ListLimitError struct {
+	What  string
+	Limit int
+}
+
+func (e *ListLimitError) Error() string {
+	return fmt.Sprintf("the %s holds more than %d entries; mlaudit stopped reading it (raise --list-limit if the registry really holds that many, or name tags with --tags)", e.What, e.Limit)
+}
+
+// sameOrigin reports whether the URL next has the scheme and host of the
+// URL current.
+func sameOrigin(next, current string) bool {
+	n, err1 := url.Parse(next)
+	c, err2 := url.Parse(current)
+	return err1 == nil && err2 == nil && n.Scheme == c.Scheme && strings.EqualFold(n.Host, c.Host) && cleanHost(n)
+}
+
+// hostOf is the host of a URL, for errors.
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Host
+	}
+	return "an unparsable URL"
 }
 
 // nextLink returns the absolute URL of a Link header's rel="next", or "".

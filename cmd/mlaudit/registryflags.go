@@ -14,12 +14,13 @@ import (
 
 // registryFlags are the flags every command that talks to registries has.
 type registryFlags struct {
-	timeout  time.Duration
-	insecure []string
-	verbose  bool
-	cacheDir string
-	noCache  bool
-	retries  int
+	timeout   time.Duration
+	insecure  []string
+	verbose   bool
+	cacheDir  string
+	noCache   bool
+	retries   int
+	listLimit int
 }
 
 func (r *registryFlags) add(fl *pflag.FlagSet) {
@@ -28,15 +29,17 @@ func (r *registryFlags) add(fl *pflag.FlagSet) {
 	fl.BoolVarP(&r.verbose, "verbose", "v", false, "log every HTTP request to standard error (never headers or credentials)")
 	fl.StringVar(&r.cacheDir, "cache-dir", "", "keep verified manifests and configs here across runs (default: the user cache dir, e.g. ~/.cache/mlaudit)")
 	fl.BoolVar(&r.noCache, "no-cache", false, "use no cache: fetch and verify every manifest and config again")
+	fl.IntVar(&r.listLimit, "list-limit", registry.DefaultListLimit, "stop reading a tag list or catalog after this many entries: that target is an error, the others go on")
 	fl.IntVar(&r.retries, "retries", registry.DefaultRetries, "times a GET or HEAD is retried after 408, 429, 5xx or a reset connection (0 for never); waits honour Retry-After, 2 minutes at most in all")
 }
 
 // optionFlags names the flag behind each registry option, for errors.
 var optionFlags = map[string]string{
-	"Insecure": "--insecure-registry",
-	"Timeout":  "--timeout",
-	"Jobs":     "--jobs",
-	"Retry":    "--retries",
+	"Insecure":  "--insecure-registry",
+	"Timeout":   "--timeout",
+	"Jobs":      "--jobs",
+	"Retry":     "--retries",
+	"ListLimit": "--list-limit",
 }
 
 // session is what the registry flags set up for one command: the options
@@ -58,7 +61,7 @@ func (r *registryFlags) open(cmd *cobra.Command, more ...registry.Option) (*sess
 		s.cache = d
 	}
 	s.options = append([]registry.Option{registry.WithTimeout(r.timeout), registry.WithInsecure(r.insecure...), registry.WithNotices(cmd.ErrOrStderr()),
-		registry.WithRetry(r.retries, registry.DefaultRetryBudget), registry.WithCache(s.cache)}, more...)
+		registry.WithRetry(r.retries, registry.DefaultRetryBudget), registry.WithCache(s.cache), registry.WithListLimit(r.listLimit)}, more...)
 	if r.verbose {
 		s.options = append(s.options, registry.WithLog(cmd.ErrOrStderr()))
 	}

@@ -48,17 +48,8 @@ func TestRepairAFleetInOneCommand(t *testing.T) {
 	args := append([]string{"repair", "--per-arch", "{tag}-{arch}", "--require", "linux/amd64,linux/arm64", "--backup-tag", "{tag}-backup-{date}"}, repos...)
 
 	dry := mlaudit(t, "", append(append([]string(nil), args...), "--format", "json")...)
-	var plans struct {
-		Repairs []struct{ Target, Result string }
-	}
-	if err := json.Unmarshal([]byte(dry.stdout), &plans); err != nil {
-		t.Fatalf("exit %d: %v\n%s", dry.code, err, dry.stderr)
-	}
-	var got []string
-	for _, r := range plans.Repairs {
-		got = append(got, strings.TrimPrefix(r.Target, host+"/")+" "+r.Result)
-	}
-	if want := "team/runtime:v1 planned, team/gateway:v1 planned, team/metadata:v1 unsatisfied"; strings.Join(got, ", ") != want || dry.code != exitFindings {
+	got := repairResults(t, dry, host)
+	if want := "team/runtime:v1 planned, team/gateway:v1 planned, team/metadata:v1 unsatisfied"; got != want || dry.code != exitFindings {
 		t.Fatalf("dry run: exit %d, repairs %v; want exit 1 and %s (per-arch tags are sources, not targets)", dry.code, got, want)
 	}
 	for _, r := range repos {
@@ -182,6 +173,24 @@ rules:
 per-arch: ["{tag}-{arch}"]
 `)
 	r := mlaudit(t, "", "repair", "--policy", pol, "--format", "json")
+	// runtime needs amd64 from its per-arch tag; metadata's rule asks only
+	// for arm64, which it holds.
+	if got, want := repairResults(t, r, host), "team/runtime:v1 planned, team/metadata:v1 unchanged"; got != want || r.code != 0 {
+		t.Errorf("exit %d, repairs %v, want exit 0 and %s\n%s", r.code, got, want, r.stderr)
+	}
+}
+
+func writePolicy(t *testing.T, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// repairResults reads a JSON repair report: "REPO:TAG RESULT" for each
+// target, without the host, comma-separated.
+func repairResults(t *testing.T, r result, host string) string {
+	t.Helper()
 	var doc struct {
 		Repairs []struct{ Target, Result string }
 	}
@@ -192,16 +201,5 @@ per-arch: ["{tag}-{arch}"]
 	for _, x := range doc.Repairs {
 		got = append(got, strings.TrimPrefix(x.Target, host+"/")+" "+x.Result)
 	}
-	// runtime needs amd64 from its per-arch tag; metadata's rule asks only
-	// for arm64, which it holds.
-	if want := "team/runtime:v1 planned, team/metadata:v1 unchanged"; strings.Join(got, ", ") != want || r.code != 0 {
-		t.Errorf("exit %d, repairs %v, want exit 0 and %s\n%s", r.code, got, want, r.stderr)
-	}
-}
-
-func writePolicy(t *testing.T, name, body string) {
-	t.Helper()
-	if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return strings.Join(got, ", ")
 }

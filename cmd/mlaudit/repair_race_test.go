@@ -14,7 +14,6 @@ import (
 
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
-	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/tree"
 )
 
@@ -31,10 +30,7 @@ const raceRepo = "aibrix/runtime"
 // of the broken index and of the amd64 image.
 func raceFixture(t *testing.T, upstream, tag string) (old, amd string) {
 	t.Helper()
-	c, err := registry.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testregistry.Client(t)
 	ctx := context.Background()
 	var amdNode *tree.Node
 	for from, to := range map[string]string{"v0.3.0-rc.2": tag, "v0.3.0-rc.2-amd64": tag + "-amd64", "v0.3.0-rc.2-arm64": tag + "-arm64"} {
@@ -190,11 +186,7 @@ func TestRepairSeesASwallowedOrSwappedTagWrite(t *testing.T) {
 
 func fetchNode(t *testing.T, s string) *tree.Node {
 	t.Helper()
-	c, err := registry.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := c.Fetch(context.Background(), storytest.Parse(t, s))
+	n, err := testregistry.Client(t).Fetch(context.Background(), storytest.Parse(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
