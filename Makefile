@@ -18,7 +18,7 @@ REGCTL := github.com/regclient/regclient/cmd/regctl@v0.11.7
 
 # Fuzz targets (package:name) run briefly by make test; their seed corpora
 # are committed under each package's testdata/fuzz.
-FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse registry:FuzzWalkAndCheck ref:FuzzParse ref:FuzzParsePattern deep:FuzzClassify deep:FuzzScan
+FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse policy:FuzzParseTyped report:FuzzRenderHostile registry:FuzzWalkAndCheck ref:FuzzParse ref:FuzzParsePattern deep:FuzzClassify deep:FuzzScan
 FUZZTIME ?= 5s
 
 ## test: install test dependencies, vet, staticcheck, gofmt, every test under the race detector, short fuzz runs

@@ -110,7 +110,9 @@ func (d *Dir) Empty() bool {
 
 // GetNote returns a note filed under key: a small derived fact (a layer's
 // deep-check summary) that is not content and is not checked against a
-// digest. key must be a plain file name.
+// digest here, so it is trusted as written: callers file only facts
+// derived from content they checked against its digest, and change the
+// key when what they file changes meaning. key must be a plain file name.
 func (d *Dir) GetNote(key string) ([]byte, bool) {
 	if d == nil || d.root == "" || !plainName(key) {
 		return nil, false

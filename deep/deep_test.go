@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -108,27 +110,48 @@ func layer(t testing.TB, compress string, files ...stories.File) []byte {
 	return out.Bytes()
 }
 
-// image is layers (bottom first) served from memory, counting opens.
+// image is layers (bottom first) served from memory, under their digests,
+// counting opens.
 type image struct {
 	layers [][]byte
 	opens  int
+	hashes []v1.Hash
 	mu     sync.Mutex
 }
 
 func (im *image) manifest() *v1.Manifest {
 	m := &v1.Manifest{}
-	for i := range im.layers {
-		m.Layers = append(m.Layers, v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i+1+len(im.layers)*100)}, MediaType: "application/vnd.oci.image.layer.v1.tar+gzip"})
+	for _, d := range im.digests() {
+		m.Layers = append(m.Layers, v1.Descriptor{Digest: d, MediaType: "application/vnd.oci.image.layer.v1.tar+gzip"})
 	}
 	return m
+}
+
+// digests are the layers' digests, hashed once.
+func (im *image) digests() []v1.Hash {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if len(im.hashes) != len(im.layers) {
+		im.hashes = im.hashes[:0]
+		for _, l := range im.layers {
+			im.hashes = append(im.hashes, digest(l))
+		}
+	}
+	return im.hashes
+}
+
+// digest is b's sha256, as a registry names it.
+func digest(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
 func (im *image) open(_ context.Context, d v1.Descriptor) (io.ReadCloser, error) {
 	im.mu.Lock()
 	im.opens++
 	im.mu.Unlock()
-	for i, l := range im.manifest().Layers {
-		if l.Digest == d.Digest {
+	for i, h := range im.digests() {
+		if h == d.Digest {
 			return io.NopCloser(bytes.NewReader(im.layers[i])), nil
 		}
 	}

@@ -2,23 +2,38 @@ package deep
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/mlaudit/mlaudit/internal/memo"
 	"github.com/mlaudit/mlaudit/platform"
+	"github.com/mlaudit/mlaudit/tree"
 )
 
 // Opener opens one of an image's layers, compressed, for reading.
 type Opener func(ctx context.Context, layer v1.Descriptor) (io.ReadCloser, error)
 
-// Store keeps layer summaries across runs; cache.Dir is one.
+// Located is implemented by layer readers that know where their bytes
+// come from: registry.Client's say the registry host and repository (or
+// the OCI layout). What a read learns from bytes it could not check
+// against the layer's digest (a scan that stopped early) is shared only
+// between reads from the same location; readers that do not say where
+// they read from share nothing unchecked.
+type Located interface {
+	Location() string
+}
+
+// Store keeps layer summaries across runs; cache.Dir is one. Only
+// summaries of layers whose bytes hashed to their digest are put there.
 type Store interface {
 	GetNote(key string) ([]byte, bool)
 	PutNote(key string, b []byte) error
@@ -27,10 +42,20 @@ type Store interface {
 // Inspector checks images' binaries, sharing layer summaries between the
 // images of one run (base layers are common) and, through its Store,
 // across runs. It is safe for concurrent use.
+//
+// A registry can serve any bytes under any digest, so a summary is shared
+// by digest (across repositories, registries and runs) only when the
+// layer was read to its end and its bytes hashed to that digest. A scan
+// that stopped early, having found the binaries it needed, is kept to the
+// location it was read from ([Located]) and never stored.
 type Inspector struct {
 	Limits Limits
 	Store  Store
-	layers memo.Map[*Summary]
+
+	mu       sync.Mutex
+	verified map[v1.Hash]*Summary // this run's checked summaries, by digest
+	unstored map[v1.Hash]bool     // digests the Store had no summary for
+	layers   memo.Map[*Summary]   // the others, by location, digest and files asked for
 }
 
 // Result is the deep check of one image.
@@ -119,40 +144,118 @@ func (in *Inspector) Inspect(ctx context.Context, m *v1.Manifest, cfg *v1.Config
 	return r, nil
 }
 
-// summary returns a layer's summary: this run's, the store's, or read
-// now. It also says how many bytes were read for it.
+// summary returns a layer's summary: a verified one from this run or the
+// store, or one read now (shared with this run's reads of the same layer
+// from the same location). It also says how many bytes were read for it.
 func (in *Inspector) summary(ctx context.Context, layer v1.Descriptor, open Opener, files int) (*Summary, int64, error) {
-	key := "deep-" + layer.Digest.Hex
+	if s := in.known(layer.Digest); s != nil {
+		return s, 0, nil
+	}
+	rc, err := open(ctx, layer)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rc.Close()
+	var where string
+	if l, ok := rc.(Located); ok {
+		where = l.Location()
+	}
+	if where == "" {
+		s, err := in.read(layer, rc, files)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s, s.Bytes, nil
+	}
 	var read int64
-	// A summary may stop at the binaries asked for, so this run's memo is
-	// keyed by how many; only complete summaries go to the store.
-	s, err := in.layers.Do(fmt.Sprint(layer.Digest, "/", files), func() (*Summary, error) {
-		if in.Store != nil {
-			if b, ok := in.Store.GetNote(key); ok {
-				var s Summary
-				if json.Unmarshal(b, &s) == nil && s.Complete {
-					return &s, nil
-				}
-			}
+	// A summary may stop at the binaries asked for, so the key also says
+	// how many. Whoever runs the read uses its own reader; the others
+	// close theirs unread (registry.Client's make no request until read).
+	s, err := in.layers.Do(fmt.Sprint(where, "@", layer.Digest, "/", files), func() (*Summary, error) {
+		s, err := in.read(layer, rc, files)
+		if s != nil {
+			read = s.Bytes
 		}
-		rc, err := open(ctx, layer)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		s, err := Scan(rc, string(layer.MediaType), in.Limits, max(files, 1))
-		if err != nil {
-			return nil, err
-		}
-		read = s.Bytes
-		if s.Complete && in.Store != nil {
-			if b, err := json.Marshal(s); err == nil {
-				_ = in.Store.PutNote(key, b) // a cache that cannot be written only costs reads
-			}
-		}
-		return s, nil
+		return s, err
 	})
 	return s, read, err
+}
+
+// noteKey files a verified summary in the Store. The "v2" keeps notes that
+// older versions wrote without checking the digest from being read.
+func noteKey(d v1.Hash) string { return "deep-v2-" + d.Hex }
+
+// known returns the verified summary of the layer with digest d, from this
+// run or the store, or nil.
+func (in *Inspector) known(d v1.Hash) *Summary {
+	in.mu.Lock()
+	s, asked := in.verified[d], in.unstored[d]
+	in.mu.Unlock()
+	if s != nil || asked || in.Store == nil || !verifiable(d) {
+		return s
+	}
+	var stored Summary
+	if b, ok := in.Store.GetNote(noteKey(d)); !ok || json.Unmarshal(b, &stored) != nil || !stored.Complete || stored.Files == nil {
+		in.mu.Lock()
+		if in.unstored == nil {
+			in.unstored = map[v1.Hash]bool{}
+		}
+		in.unstored[d] = true // ask the Store once a run
+		in.mu.Unlock()
+		return nil
+	}
+	in.remember(d, &stored)
+	return &stored
+}
+
+// remember keeps a verified summary for the rest of the run.
+func (in *Inspector) remember(d v1.Hash, s *Summary) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.verified == nil {
+		in.verified = map[v1.Hash]*Summary{}
+	}
+	in.verified[d] = s
+}
+
+// verifiable reports whether layers with digest d can be checked: sha256,
+// the only algorithm registries use.
+func verifiable(d v1.Hash) bool {
+	return d.Algorithm == "sha256" && len(d.Hex) == 64
+}
+
+// read scans a layer. When the scan reaches the end of the tar, the rest
+// of the stream (padding, the compressor's trailer) is read too, within
+// the compressed cap, and the whole is checked against the layer's digest:
+// bytes that do not match fail the check with a
+// [*tree.DigestMismatchError]; bytes that do are remembered for the run
+// and put in the Store.
+func (in *Inspector) read(layer v1.Descriptor, r io.Reader, files int) (*Summary, error) {
+	h := sha256.New()
+	body := io.TeeReader(r, h)
+	s, err := Scan(body, string(layer.MediaType), in.Limits, max(files, 1))
+	if err != nil || !s.Complete || !verifiable(layer.Digest) {
+		return s, err
+	}
+	rest, err := io.Copy(io.Discard, io.LimitReader(body, max(in.Limits.LayerCompressed+1-s.Bytes, 0)))
+	s.Bytes += rest
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading the layer to its end: %w", err)
+	case s.Bytes > in.Limits.LayerCompressed:
+		return nil, fmt.Errorf("%w: more than %d compressed bytes", ErrLimit, in.Limits.LayerCompressed)
+	}
+	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	if got != layer.Digest {
+		return nil, &tree.DigestMismatchError{What: "layer", Want: layer.Digest, Got: got}
+	}
+	in.remember(layer.Digest, s)
+	if in.Store != nil {
+		if b, err := json.Marshal(s); err == nil {
+			_ = in.Store.PutNote(noteKey(layer.Digest), b) // a cache that cannot be written only costs reads
+		}
+	}
+	return s, nil
 }
 
 // under reports whether p is one of the paths, or inside one of them.

@@ -42,8 +42,8 @@ var DefaultLimits = Limits{
 
 // Summary is what one layer holds that the deep check needs: the
 // executables it adds (with their architecture, or none for scripts), and
-// what it deletes. It depends only on the layer's bytes, so it is cached by
-// layer digest.
+// what it deletes. It depends only on the layer's bytes, so once those are
+// checked against the layer's digest it is shared and cached by that digest.
 type Summary struct {
 	// Files maps each candidate path (executable, or in a bin directory)
 	// to its binary, or to a Binary with an empty Arch for files that are
@@ -68,7 +68,14 @@ var binDirs = []string{"bin/", "sbin/", "usr/bin/", "usr/sbin/", "usr/local/bin/
 // not Complete), and fails at the limits.
 func Scan(r io.Reader, mediaType string, lim Limits, maxFiles int) (*Summary, error) {
 	counted := &countingReader{r: io.LimitReader(r, lim.LayerCompressed+1)}
-	plain, err := decompress(bufio.NewReader(counted), mediaType)
+	br := bufio.NewReader(counted)
+	if _, err := br.Peek(4); err != nil && err != io.EOF {
+		// The source failed before any bytes (a layer opened on its first
+		// Read, as registry.Client's are): its error says it all. A
+		// stream of fewer than 4 bytes is judged below.
+		return nil, err
+	}
+	plain, err := decompress(br, mediaType)
 	if err != nil {
 		return nil, fmt.Errorf("opening the layer: %w", err)
 	}

@@ -1,8 +1,10 @@
 // Package policy reads mlaudit policy files: the targets of a scheduled
 // audit or a sync gate, the platforms each repository must provide, and
-// how findings are judged. Files are strict YAML: an unknown key, a bad
-// platform, pattern or code is an error naming the file, the line and the
-// key, so a typo never silently weakens a gate.
+// how findings are judged. Files are strict YAML: an unknown key, a value
+// of the wrong YAML kind (a list of lists, a list where one pattern belongs,
+// null), a bad platform, pattern or code is an error naming the file, the
+// line and the key, so a typo never silently weakens a gate. schema.go says
+// what kind each key takes.
 //
 //	version: 1
 //	targets:
@@ -90,8 +92,17 @@ func Load(name string) (*Policy, error) {
 	return Parse(data, name)
 }
 
-// Parse checks a policy's bytes; name is used in errors.
+// Parse checks a policy's bytes; name is used in errors. A key that policy
+// files do not have, or whose value is of the wrong YAML kind, is a
+// *KeyError; every one in the file is reported.
 func Parse(data []byte, name string) (*Policy, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		return nil, explain(name, err)
+	}
+	if err := check(name, &doc); err != nil {
+		return nil, err
+	}
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -114,8 +125,12 @@ func Parse(data []byte, name string) (*Policy, error) {
 	for _, m := range f.Mirrors {
 		p.Mirrors = append(p.Mirrors, m.ref)
 	}
+	lines := ruleLines(&doc)
 	for i, r := range f.Rules {
-		line := ruleLine(data, i)
+		line := 0
+		if i < len(lines) {
+			line = lines[i]
+		}
 		if !r.Repository.set {
 			return nil, fmt.Errorf("%w: %s:%d: this rule has no repository; give a glob over registry/repository, e.g. repository: ghcr.io/org/*", ErrInvalid, name, line)
 		}
@@ -233,19 +248,24 @@ func explain(name string, err error) error {
 
 var atLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// ruleLine finds the line of the i-th rule, for errors about keys it lacks.
-func ruleLine(data []byte, i int) int {
-	var doc yaml.Node
-	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
-		return 0
+// ruleLines finds the line of each rule, for errors about keys it lacks
+// and for Rule.Line. It reads the parsed document once: reading the file
+// again for each rule made a policy with many rules take seconds.
+func ruleLines(doc *yaml.Node) []int {
+	if len(doc.Content) == 0 {
+		return nil
 	}
 	root := doc.Content[0]
 	for k := 0; k+1 < len(root.Content); k += 2 {
-		if root.Content[k].Value == "rules" && i < len(root.Content[k+1].Content) {
-			return root.Content[k+1].Content[i].Line
+		if root.Content[k].Value == "rules" {
+			var lines []int
+			for _, item := range root.Content[k+1].Content {
+				lines = append(lines, item.Line)
+			}
+			return lines
 		}
 	}
-	return 0
+	return nil
 }
 
 var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type .*$`)
@@ -257,5 +277,3 @@ func reword(e string) string {
 	}
 	return e
 }
-
-const knownKeys = "version, targets, require, rules (repository, tags, require), tags, exclude-tags, per-arch, mirrors, ignore, severity"

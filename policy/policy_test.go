@@ -136,7 +136,7 @@ func TestRepositoryPatternErrors(t *testing.T) {
 		"version: 1\nrules:\n  - repository: ghcr.io/org/app:1.0\n    require: [linux/amd64]\n": "not tags",
 		"version: 1\ntargets: [ghcr.io/Org/app]\n":                                              "policy.yaml:2: targets",
 		"version: 1\nmirrors: [registry.internal/mirror:1]\n":                                   "policy.yaml:2: mirrors",
-		"version: 1\ntargets: [[ghcr.io/org/app]]\n":                                            "policy.yaml:2: targets: give one value",
+		"version: 1\ntargets: [[ghcr.io/org/app]]\n":                                            `policy.yaml:2: key "targets" must be a list of references`,
 	} {
 		_, err := Parse([]byte(yaml), "policy.yaml")
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {

@@ -11,8 +11,9 @@ import (
 	"github.com/mlaudit/mlaudit/ref"
 )
 
-// file is the YAML shape of a policy. Each field type checks its own value
-// and reports the line it is on.
+// file is the YAML shape of a policy. check (schema.go) has made sure each
+// key's value is of the right YAML kind before it is decoded; each field
+// type then checks its own value and reports the line it is on.
 type file struct {
 	Version     *version            `yaml:"version"`
 	Targets     []target            `yaml:"targets"`
@@ -76,9 +77,6 @@ func (m *mirror) UnmarshalYAML(n *yaml.Node) (err error) {
 // scalar parses one scalar value with parse; errors name the line and key.
 func scalar[T any](n *yaml.Node, key string, parse func(string) (T, error)) (T, error) {
 	var zero T
-	if n.Kind != yaml.ScalarNode {
-		return zero, fmt.Errorf("line %d: %s: give one value here, not a list or a map", n.Line, key)
-	}
 	v, err := parse(n.Value)
 	if err != nil {
 		return zero, fmt.Errorf("line %d: %s: %v", n.Line, key, err)
@@ -87,33 +85,43 @@ func scalar[T any](n *yaml.Node, key string, parse func(string) (T, error)) (T, 
 }
 
 // platforms is a list of OS/ARCH[/VARIANT], as a YAML list or one
-// comma-separated string.
+// comma-separated string. Each item names at least one platform: an empty
+// one would make a list that looks like a requirement require nothing
+// ("require: []" is how to say that).
 type platforms struct{ list []platform.Platform }
 
 func (p *platforms) UnmarshalYAML(n *yaml.Node) error {
-	var items []*yaml.Node
-	switch n.Kind {
-	case yaml.SequenceNode:
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
 		items = n.Content
-	case yaml.ScalarNode:
-		items = []*yaml.Node{n}
-	default:
-		return fmt.Errorf("line %d: require: give a list of platforms, e.g. [linux/amd64, linux/arm64]", n.Line)
 	}
 	for _, item := range items {
-		list, err := platform.ParseList(item.Value)
+		value := item.Value
+		if r := resolve(item); r != nil {
+			value = r.Value // an alias's Value is its name
+		}
+		list, err := platform.ParseList(value)
 		if err != nil {
 			return fmt.Errorf("line %d: require: %v", item.Line, err)
+		}
+		if len(list) == 0 {
+			return fmt.Errorf("line %d: require: %q names no platform; write OS/ARCH[/VARIANT], e.g. linux/amd64, or require: [] to require nothing", item.Line, value)
 		}
 		p.list = append(p.list, list...)
 	}
 	return nil
 }
 
-// tagPattern is a regular expression over tags.
+// tagPattern is a regular expression over tags. An empty one sets no
+// filter, as an empty --tags or --exclude-tags flag does (an empty regular
+// expression would match, and so exclude, every tag).
 type tagPattern struct{ re *regexp.Regexp }
 
 func (p *tagPattern) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "" {
+		p.re = nil
+		return nil
+	}
 	re, err := regexp.Compile(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %q is not a regular expression: %v", n.Line, n.Value, err)

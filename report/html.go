@@ -13,12 +13,15 @@ import (
 //go:embed html.tmpl
 var htmlTemplate string
 
-var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{"breakable": breakable}).Parse(htmlTemplate))
+// htmlPage escapes every value for its context (html/template); registry
+// text also goes through text, which escapes the characters a browser would
+// not show (bidi overrides, controls) as [clean] does.
+var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{"breakable": breakable, "text": clean}).Parse(htmlTemplate))
 
 // breakable lets a long reference wrap after its slashes and colons only.
 func breakable(at ref.Ref) template.HTML {
 	var b strings.Builder
-	for _, r := range at.String() {
+	for _, r := range clean(at.String()) {
 		b.WriteString(template.HTMLEscapeString(string(r)))
 		if r == '/' || r == ':' {
 			b.WriteString("<wbr>")

@@ -38,7 +38,7 @@ func renderMarkdown(w io.Writer, r *audit.Result) error {
 			for i, c := range row.Cells {
 				cells[i] = markdownCell[c]
 			}
-			p.line(fmt.Sprintf("| `%s` | %s |", mdCode(row.Image.Ref.String()), strings.Join(cells, " | ")))
+			p.line(fmt.Sprintf("| %s | %s |", mdCell(mdCode(row.Image.Ref.String())), strings.Join(cells, " | ")))
 		}
 		p.line("")
 	}
@@ -46,9 +46,9 @@ func renderMarkdown(w io.Writer, r *audit.Result) error {
 		p.line("<details open><summary>Findings</summary>")
 		p.line("")
 		for _, f := range r.Findings {
-			where := "`" + mdCode(f.Ref.String()) + "`"
+			where := mdCode(f.Ref.String())
 			if f.Platform != "" {
-				where += " " + f.Platform
+				where += " " + mdEscape(f.Platform)
 			}
 			icon := "⚠️"
 			if f.Severity == audit.Error {
@@ -65,28 +65,9 @@ func renderMarkdown(w io.Writer, r *audit.Result) error {
 		p.line("**Not audited:**")
 		p.line("")
 		for _, e := range r.Errors {
-			p.line(fmt.Sprintf("- `%s`: %s", mdCode(e.Ref.String()), mdEscape(e.Message)))
+			p.line(fmt.Sprintf("- %s: %s", mdCode(e.Ref.String()), mdEscape(e.Message)))
 		}
 		p.line("")
 	}
 	return p.err
-}
-
-// mdEscape keeps text from breaking a table or turning into markup.
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ").Replace(s)
-}
-
-// mdCode keeps a reference inside its backticks and its table cell. A
-// parsed reference holds neither, but a layout path may.
-func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "|", `\|`, "\n", " ").Replace(s)
-}
-
-func mdEscapeAll(in []string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = mdEscape(s)
-	}
-	return out
 }

@@ -42,7 +42,7 @@ func RenderPlan(w io.Writer, p *repair.Plan) error {
 		if r.Attestation {
 			plat = "(attestation)"
 		}
-		if err := t.Append([]string{string(r.Action), cell(plat), orDash(ref.ShortHex(r.Digest)), foldRef(from(p, r.Source), 30)}); err != nil {
+		if err := appendRow(t, string(r.Action), cell(plat), orDash(ref.ShortHex(r.Digest)), foldRef(from(p, r.Source), 30)); err != nil {
 			return err
 		}
 	}
@@ -147,10 +147,11 @@ func orNothing(digest string) string {
 	return digest
 }
 
-// foldRef breaks a long reference after its slashes into lines of at most
-// n characters (a longer path segment stands on its own line), so a table
-// column of references stays narrow.
+// foldRef breaks a long reference, cleaned (see [clean]), after its
+// slashes into lines of at most n characters (a longer path segment stands
+// on its own line), so a table column of references stays narrow.
 func foldRef(ref string, n int) string {
+	ref = clean(ref)
 	if len(ref) <= n {
 		return ref
 	}

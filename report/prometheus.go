@@ -2,6 +2,7 @@ package report
 
 import (
 	"io"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,21 +38,21 @@ func renderPrometheus(w io.Writer, r *audit.Result) error {
 		for _, img := range r.Images {
 			// Every code has a series per repository, zero when clean, so
 			// alerts see a value rather than an absence.
-			findings.WithLabelValues(img.Ref.Repo().String(), string(info.Code), info.Severity.String())
+			findings.WithLabelValues(label(img.Ref.Repo().String()), string(info.Code), info.Severity.String())
 		}
 	}
 	for _, f := range r.Findings {
-		findings.WithLabelValues(f.Ref.Repo().String(), string(f.Code), f.Severity.String()).Inc()
+		findings.WithLabelValues(label(f.Ref.Repo().String()), string(f.Code), f.Severity.String()).Inc()
 	}
 	for _, img := range r.Images {
-		images.WithLabelValues(img.Ref.Repo().String()).Inc()
+		images.WithLabelValues(label(img.Ref.Repo().String())).Inc()
 		n := 0
 		for _, p := range img.Platforms {
 			if !p.Attestation && p.Status == audit.StatusOK {
 				n++
 			}
 		}
-		present.WithLabelValues(img.Ref.String()).Set(float64(n))
+		present.WithLabelValues(label(img.Ref.String())).Set(float64(n))
 	}
 	notAudited.Set(float64(len(r.Errors)))
 	duration.Set(float64(r.Stats.DurationMs) / 1000)
@@ -76,6 +77,11 @@ func renderPrometheus(w io.Writer, r *audit.Result) error {
 	}
 	return nil
 }
+
+// label is a label value: client_golang escapes quotes, backslashes and
+// newlines, but panics on a value that is not UTF-8 (a layout directory's
+// name may not be), so each such byte becomes U+FFFD.
+func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 func gaugeVec(reg *prometheus.Registry, name, help string, labels ...string) *prometheus.GaugeVec {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)

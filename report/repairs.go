@@ -24,7 +24,8 @@ func RenderRepairs(w io.Writer, f Format, outs []*repair.Outcome) error {
 	pr := &printer{w: w}
 	pr.line("Summary")
 	row := func(result, action, old, new, target string) {
-		pr.line(fmt.Sprintf("%-13s  %-13s  %-12s  %-12s  %s", result, action, old, new, target))
+		// Cleaned before they are padded, so the columns line up.
+		pr.line(fmt.Sprintf("%-13s  %-13s  %-12s  %-12s  %s", clean(result), clean(action), clean(old), clean(new), clean(target)))
 	}
 	row("RESULT", "ACTION", "OLD", "NEW", "TARGET")
 	for _, o := range outs {

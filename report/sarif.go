@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
@@ -69,12 +70,31 @@ func SARIF(r *audit.Result) *sarif.Report {
 // artifactURI writes a reference as the URI SARIF requires: registry
 // references as docker://REF (skopeo's transport syntax; a bare
 // "host:port/repo" does not parse as a URI), layout references as they are
-// (oci:DIR:TAG is already one).
+// (oci:DIR:TAG is already one). A byte a URI path may not hold (a space, a
+// control, a pipe, a backtick, anything not ASCII: a layout's directory and
+// ref names may hold them) is percent-encoded, so one such reference does
+// not make the report invalid.
 func artifactURI(at ref.Ref) string {
 	if at.Scheme == ref.Layout {
-		return at.String()
+		return uriPath(at.String())
 	}
-	return "docker://" + at.String()
+	return "docker://" + uriPath(at.String())
+}
+
+// uriPath percent-encodes the bytes of s that are not RFC 3986 path
+// characters (unreserved, sub-delims, ':', '@' and '/'), '%' included.
+func uriPath(s string) string {
+	const keep = "-._~!$&'()*+,;=:@/"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 func level(s audit.Severity) string {

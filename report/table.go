@@ -62,9 +62,10 @@ type printer struct {
 	err error
 }
 
+// line writes s, cleaned (see [clean]), and a newline.
 func (p *printer) line(s string) {
 	if p.err == nil {
-		_, p.err = fmt.Fprintln(p.w, s)
+		_, p.err = fmt.Fprintln(p.w, clean(s))
 	}
 }
 
@@ -98,7 +99,7 @@ func (p *printer) image(img audit.Image) {
 			platformName = "(attestation)"
 			config = "-"
 		}
-		if err := t.Append([]string{cell(platformName), cell(config), orDash(ref.ShortHex(pl.Digest)), strings.ToUpper(pl.Status)}); err != nil {
+		if err := appendRow(t, cell(platformName), cell(config), orDash(ref.ShortHex(pl.Digest)), strings.ToUpper(pl.Status)); err != nil {
 			p.err = err
 			return
 		}
@@ -128,6 +129,19 @@ func newTable(w io.Writer, header ...string) *tablewriter.Table {
 	)
 	t.Header(header)
 	return t
+}
+
+// appendRow adds a row to a table, each line of each cell cleaned (see
+// [clean]): cell and foldRef clean a value before they break it over lines.
+func appendRow(t *tablewriter.Table, cells ...string) error {
+	for i, c := range cells {
+		lines := strings.Split(c, "\n")
+		for j := range lines {
+			lines[j] = clean(lines[j])
+		}
+		cells[i] = strings.Join(lines, "\n")
+	}
+	return t.Append(cells)
 }
 
 // Summary is the report's last line: counts, then cost and time when the
@@ -169,8 +183,10 @@ func kindOf(mt string) string {
 
 // cell fits a platform into a table cell: a Windows os.version goes on a
 // second line ("windows/amd64", "(10.0.20348.2227)"), so two platform
-// columns stay within 80 columns.
+// columns stay within 80 columns. The platform is cleaned first, so that
+// line break is the only one.
 func cell(platform string) string {
+	platform = clean(platform)
 	open, close := strings.Index(platform, "("), strings.Index(platform, ")")
 	if open < 0 || close < open {
 		return platform
@@ -186,15 +202,16 @@ func orDash(s string) string {
 }
 
 // Wrap breaks s into lines of at most n characters at spaces, for prose in
-// reports; a word longer than n stands on its own line.
+// reports; a word longer than n stands on its own line. Characters that are
+// not printable are escaped as Go escapes them in a quoted string ("\x1b").
 func Wrap(s string, n int) []string { return wrap(s, n) }
 
-// wrap breaks s into lines of at most n characters at spaces; a word longer
-// than n stands on its own line.
+// wrap breaks s, cleaned (see [clean]), into lines of at most n characters
+// at spaces; a word longer than n stands on its own line.
 func wrap(s string, n int) []string {
 	var lines []string
 	line := ""
-	for _, word := range strings.Fields(s) {
+	for _, word := range strings.Fields(clean(s)) {
 		if line != "" && len(line)+1+len(word) > n {
 			lines = append(lines, line)
 			line = ""

@@ -39,7 +39,7 @@ func TestArchitectureImports(t *testing.T) {
 		"repair":   {"audit", "platform", "ref", "tree"},
 		"policy":   {"audit", "platform", "ref"},
 		"report":   {"audit", "platform", "policy", "ref", "repair"},
-		"deep":     {"internal/memo", "platform"},
+		"deep":     {"internal/memo", "platform", "tree"},
 		"cache":    {"internal/atomicfile"},
 		"registry": {"cache", "internal/atomicfile", "internal/memo", "platform", "ref", "tree"},
 	}
