@@ -38,6 +38,7 @@ var rules = []func(*checker){
 	checkPlatformFields,
 	checkConfigAgreement,
 	checkDuplicates,
+	checkRepeatedIndexes,
 	checkAttestations,
 	checkMediaTypes,
 	checkTag,
@@ -54,6 +55,9 @@ type checker struct {
 	missing  []PlatformEntry
 	findings []Finding
 	problems []error
+	// repeats are entries for a nested index listed before, and
+	// firstListed the first entry for each (rules_repeat.go).
+	repeats, firstListed []repeat
 	// perArch is set when the tag names an architecture: the image is
 	// then judged as a single-arch image, not against --require.
 	perArch bool
@@ -88,18 +92,24 @@ func (l leaf) actual() *platform.Platform {
 
 func (c *checker) isIndex() bool { return c.root.Index != nil }
 
+// collectLeaves makes a row of every image entry below n, nested indexes
+// flattened; a nested index listed again is a repeat, not more rows (its
+// entries were collected the first time).
 func (c *checker) collectLeaves(n *tree.Node) {
 	if n == c.root && !c.isIndex() {
 		c.addLeaf(n, platform.Format(leaf{node: n}.config()))
 		return
 	}
-	for _, child := range n.Children {
-		if child.Index != nil {
-			c.collectLeaves(child)
-			continue
+	n.Walk(func(parent, child *tree.Node, again bool) {
+		switch {
+		case again:
+			c.repeats = append(c.repeats, repeat{parent: parent, index: child})
+		case child.Index != nil:
+			c.firstListed = append(c.firstListed, repeat{parent: parent, index: child})
+		default:
+			c.addLeaf(child, platform.Format(child.Claimed()))
 		}
-		c.addLeaf(child, platform.Format(child.Claimed()))
-	}
+	})
 }
 
 func (c *checker) addLeaf(n *tree.Node, claimed string) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/mlaudit/mlaudit/deep"
@@ -37,7 +36,7 @@ func (a *auditor) deepCheck(ctx context.Context, o *outcome, r ref.Ref, root *tr
 		}
 		res, err := a.inspector.Inspect(ctx, n.Manifest, n.Config, open)
 		if res != nil {
-			atomic.AddInt64(&a.deepBytes, res.Bytes)
+			o.deepBytes += res.Bytes
 		}
 		if err != nil {
 			o.fail(r, fmt.Errorf("deep check of %s: %w", ref.ShortDigest(n.Descriptor.Digest.String()), err))

@@ -60,13 +60,15 @@ type Target struct {
 
 // Options tune [Run].
 type Options struct {
-	// Jobs is how many references are worked on at once; 0 means 32.
+	// Jobs is how many references are worked on at once, and how many
+	// targets are listed at once besides; 0 means 32.
 	// Each reference's requests wait one after another (tag, children,
 	// configs), so this is best several times the Source's own cap on
 	// requests in flight, which is what bounds the load on a registry.
 	Jobs int
 	// Progress, when set, is called after each reference is audited, with
-	// how many are done out of how many are known so far.
+	// how many are done out of how many are known so far (a target still
+	// being listed counts as one).
 	Progress func(done, total int, r ref.Ref)
 	// Deep inspects binaries for targets with Deep set.
 	Deep *deep.Inspector
@@ -80,6 +82,13 @@ type Options struct {
 // Run audits every target and returns what it found, in target order. A
 // target or reference that cannot be read is recorded in Result.Errors and
 // the others are still audited. Run returns early only if ctx ends.
+//
+// Listing and auditing interleave: each target's references are audited as
+// soon as its own listing ends, while other targets are still being listed,
+// so a repository whose tag list never ends holds up only itself. The
+// result does not depend on which finished first: a reference named by
+// several targets is reported once, where the first of them (in target
+// order) names it, and audited with that target's settings.
 func Run(ctx context.Context, src Source, targets []Target, opts Options) *Result {
 	start := time.Now()
 	jobs := opts.Jobs
@@ -87,44 +96,26 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		jobs = 32
 	}
 	r := &Result{Images: []Image{}, Findings: []Finding{}, Errors: []TargetError{}}
-	a := &auditor{src: src, inspector: opts.Deep, planned: map[string]bool{}, extra: map[string]bool{}}
+	a := &auditor{src: src, inspector: opts.Deep}
+	p := &pipeline{a: a, targets: targets, opts: opts, owner: map[string]int{}, checked: map[work]*outcome{}}
+	p.run(ctx, src, jobs)
 
-	expanded := expandAll(ctx, src, targets, jobs)
-	var work []job
-	index := map[string]int{}
-	for i, e := range expanded {
-		for _, r := range e.refs {
-			key := r.String()
-			if _, ok := index[key]; !ok {
-				index[key] = len(work)
-				work = append(work, job{ref: r, target: targets[i]})
-				a.planned[key] = true
-			}
+	planned := map[string]bool{}
+	for _, e := range p.expanded {
+		for _, ref := range e.refs {
+			planned[ref.String()] = true
 		}
 	}
-	checked := make([]outcome, len(work))
-	var mu sync.Mutex
-	done := 0
-	parallel(len(work), jobs, func(i int) {
-		checked[i] = a.check(ctx, work[i])
-		if opts.Progress != nil {
-			mu.Lock()
-			done++
-			opts.Progress(done, len(work), work[i].ref)
-			mu.Unlock()
-		}
-	})
-
-	reported := map[string]bool{}
-	for _, e := range expanded {
+	asm := assembly{result: r, planned: planned, reported: map[string]bool{}, extra: map[string]bool{}}
+	for i, e := range p.expanded {
 		if e.err != nil {
 			r.Errors = append(r.Errors, TargetError{Ref: e.target, Message: e.err.Error(), Err: e.err})
 			continue
 		}
 		for _, ref := range e.refs {
-			if key := ref.String(); !reported[key] {
-				reported[key] = true
-				r.add(checked[index[key]])
+			if key := ref.String(); !asm.reported[key] {
+				asm.reported[key] = true
+				asm.add(p.checked[work{key: key, target: i}])
 			}
 		}
 	}
@@ -138,7 +129,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		r.Stats.CacheHits = c.CacheHits()
 		r.Stats.RateLimitRemaining = c.RateLimitRemaining()
 	}
-	r.Stats.DeepBytes = a.deepBytes
+	r.Stats.DeepBytes = asm.deepBytes
 	r.Stats.DurationMs = time.Since(start).Milliseconds()
 	r.Stats.StartedAt = start.UTC().Truncate(time.Second)
 	return r
@@ -153,6 +144,118 @@ type expansion struct {
 type job struct {
 	ref    ref.Ref
 	target Target
+	index  int // of the target in Run's list
+}
+
+// work names one check: a reference, audited for the target at index.
+type work struct {
+	key    string
+	target int
+}
+
+// pipeline lists targets and audits their references at once: up to jobs
+// listings and jobs checks run together, and a target's references are
+// queued for checking as soon as its listing ends.
+type pipeline struct {
+	a       *auditor
+	targets []Target
+	opts    Options
+
+	expanded []expansion // by target index; complete once run returns
+
+	mu      sync.Mutex
+	owner   map[string]int // reference → lowest target index naming it so far
+	checked map[work]*outcome
+	queue   []job
+	closed  bool
+	wake    *sync.Cond
+	done    int
+	total   int // checks queued
+	listing int // targets still being listed
+}
+
+func (p *pipeline) run(ctx context.Context, src Source, jobs int) {
+	p.expanded = make([]expansion, len(p.targets))
+	p.listing = len(p.targets)
+	p.wake = sync.NewCond(&p.mu)
+	var checks sync.WaitGroup
+	for range jobs {
+		checks.Add(1)
+		go func() {
+			defer checks.Done()
+			for {
+				j, ok := p.next()
+				if !ok {
+					return
+				}
+				o := p.a.check(ctx, j)
+				p.finish(j, &o)
+			}
+		}()
+	}
+	parallel(len(p.targets), jobs, func(i int) {
+		refs, err := src.Expand(ctx, p.targets[i].Ref)
+		if err == nil && len(refs) == 0 {
+			err = fmt.Errorf("%s has no tags to audit", p.targets[i].Ref)
+		}
+		p.expanded[i] = expansion{target: p.targets[i].Ref, refs: refs, err: err}
+		p.listed(i, refs, err)
+	})
+	p.mu.Lock()
+	p.closed = true
+	p.wake.Broadcast()
+	p.mu.Unlock()
+	checks.Wait()
+}
+
+// listed queues target i's references for checking, except those an
+// earlier target (in target order) already named. One that only a later
+// target named so far is checked again for this one: the report shows it
+// where the first target names it, with that target's settings.
+func (p *pipeline) listed(i int, refs []ref.Ref, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listing--
+	if err != nil {
+		return
+	}
+	for _, r := range refs {
+		key := r.String()
+		if owner, ok := p.owner[key]; ok && owner <= i {
+			continue
+		}
+		p.owner[key] = i
+		p.queue = append(p.queue, job{ref: r, target: p.targets[i], index: i})
+		p.total++
+	}
+	p.wake.Broadcast()
+}
+
+// next takes the next queued check, waiting for one; false once every
+// listing has ended and the queue is empty.
+func (p *pipeline) next() (job, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.queue) == 0 && !p.closed {
+		p.wake.Wait()
+	}
+	if len(p.queue) == 0 {
+		return job{}, false
+	}
+	j := p.queue[0]
+	p.queue[0] = job{}
+	p.queue = p.queue[1:]
+	return j, true
+}
+
+func (p *pipeline) finish(j job, o *outcome) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checked[work{key: j.ref.String(), target: j.index}] = o
+	p.done++
+	if p.opts.Progress != nil {
+		p.opts.Progress(p.done, p.total+p.listing, j.ref)
+	}
 }
 
 // outcome is what checking one reference found, related references (its
@@ -161,16 +264,56 @@ type outcome struct {
 	images   []Image
 	findings []Finding
 	errs     []TargetError
+	// sides are per-arch siblings audited along the way; whether each is
+	// reported with this reference is decided when the report is put
+	// together (see assembly.add).
+	sides     []side
+	deepBytes int64
+}
+
+// side is a per-arch sibling's own audit, and where it goes among its
+// outcome's images, findings and errors.
+type side struct {
+	ref                    ref.Ref
+	images, findings, errs int
+	audit                  outcome
 }
 
 func (o *outcome) fail(r ref.Ref, err error) {
 	o.errs = append(o.errs, TargetError{Ref: r, Message: err.Error(), Err: err})
 }
 
-func (r *Result) add(o outcome) {
-	r.Images = append(r.Images, o.images...)
-	r.Findings = append(r.Findings, o.findings...)
-	r.Errors = append(r.Errors, o.errs...)
+// assembly puts outcomes into the result in target order.
+type assembly struct {
+	result    *Result
+	planned   map[string]bool // references the targets name
+	reported  map[string]bool // references reported
+	extra     map[string]bool // siblings reported on the side
+	deepBytes int64
+}
+
+// add appends o to the result. A per-arch sibling audited on the side is
+// reported with the first reference (in report order) that found it,
+// unless a target names it.
+func (asm *assembly) add(o *outcome) {
+	r := asm.result
+	var images, findings, errs int
+	for _, s := range o.sides {
+		r.Images = append(r.Images, o.images[images:s.images]...)
+		r.Findings = append(r.Findings, o.findings[findings:s.findings]...)
+		r.Errors = append(r.Errors, o.errs[errs:s.errs]...)
+		images, findings, errs = s.images, s.findings, s.errs
+		if key := s.ref.String(); !asm.planned[key] && !asm.extra[key] {
+			asm.extra[key] = true
+			r.Images = append(r.Images, s.audit.images...)
+			r.Findings = append(r.Findings, s.audit.findings...)
+			r.Errors = append(r.Errors, s.audit.errs...)
+		}
+	}
+	r.Images = append(r.Images, o.images[images:]...)
+	r.Findings = append(r.Findings, o.findings[findings:]...)
+	r.Errors = append(r.Errors, o.errs[errs:]...)
+	asm.deepBytes += o.deepBytes
 }
 
 // auditor holds what one Run shares between references.
@@ -178,11 +321,6 @@ type auditor struct {
 	src       Source
 	nodes     memo.Map[*tree.Node]
 	inspector *deep.Inspector
-	deepBytes int64
-
-	mu      sync.Mutex
-	planned map[string]bool // references the targets name
-	extra   map[string]bool // siblings audited on the side
 }
 
 // fetch reads a reference once per run, however many checks need it.
@@ -234,24 +372,11 @@ func (a *auditor) siblings(ctx context.Context, o *outcome, j job, root *tree.No
 			o.fail(sib, err)
 			continue
 		}
-		if a.claim(sib) {
-			a.audit(o, sib, node, nil)
-		}
+		s := side{ref: sib, images: len(o.images), findings: len(o.findings), errs: len(o.errs)}
+		a.audit(&s.audit, sib, node, nil)
+		o.sides = append(o.sides, s)
 		o.findings = append(o.findings, staleArchTag(j.ref, root, sib, node)...)
 	}
-}
-
-// claim reports whether r should be audited here: it is not a planned
-// target and no other check has audited it.
-func (a *auditor) claim(r ref.Ref) bool {
-	key := r.String()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.planned[key] || a.extra[key] {
-		return false
-	}
-	a.extra[key] = true
-	return true
 }
 
 // mirrors compares j's tag with its copy under each mirror prefix.
@@ -272,18 +397,6 @@ func (a *auditor) mirrors(ctx context.Context, o *outcome, j job, root *tree.Nod
 		}
 		o.findings = append(o.findings, mirrorDrift(j.ref, root, mirror, copy, err)...)
 	}
-}
-
-func expandAll(ctx context.Context, src Source, targets []Target, jobs int) []expansion {
-	out := make([]expansion, len(targets))
-	parallel(len(targets), jobs, func(i int) {
-		refs, err := src.Expand(ctx, targets[i].Ref)
-		if err == nil && len(refs) == 0 {
-			err = fmt.Errorf("%s has no tags to audit", targets[i].Ref)
-		}
-		out[i] = expansion{target: targets[i].Ref, refs: refs, err: err}
-	})
-	return out
 }
 
 // parallel calls fn(0..n-1) with at most jobs calls at once.

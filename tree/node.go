@@ -38,7 +38,11 @@ type Node struct {
 	// was fetched.
 	Config *v1.ConfigFile
 	// Children are the index's entries, in index order; attestation entries
-	// are present but not fetched.
+	// are present but not fetched. Entries that list the same digest may
+	// share their content and children (the registry package reads each
+	// distinct manifest once), so below an index the nodes form a DAG:
+	// walk it with [Node.Walk], [Node.Images] or [Node.Indexes], which
+	// visit each distinct nested index once, not by plain recursion.
 	Children []*Node
 	// Err says why the node (or, for an image, its config) could not be
 	// read. It wraps [ErrMissing] or a [*DigestMismatchError] for the
@@ -88,35 +92,79 @@ func (n *Node) MediaType() types.MediaType {
 
 // Images returns the image manifests below n, walking nested indexes, in
 // index order: the entries whose platforms count for n. For an image, it is
-// n itself. Attestation entries are left out.
+// n itself. Attestation entries are left out, and so are the entries of a
+// nested index listed again (see [Node.Walk]): each image entry of each
+// distinct index is returned once.
 func (n *Node) Images() []*Node {
 	if !n.IsIndex() {
 		return []*Node{n}
 	}
 	var out []*Node
-	for _, c := range n.Children {
-		if c.IsAttestation() {
-			continue
+	n.Walk(func(_, c *Node, _ bool) {
+		if !c.IsAttestation() && !c.IsIndex() {
+			out = append(out, c)
 		}
-		if c.IsIndex() {
-			out = append(out, c.Images()...)
-			continue
-		}
-		out = append(out, c)
-	}
+	})
 	return out
 }
 
-// Indexes returns n and every index nested below it that was read (whose
-// Index is set), parents first. An index that could not be read has
-// nothing to walk; its error is on the node.
+// Indexes returns n and every distinct index nested below it that was
+// read (whose Index is set), parents first. An index that could not be
+// read has nothing to walk; its error is on the node.
 func (n *Node) Indexes() []*Node {
 	if n.Index == nil {
 		return nil
 	}
 	out := []*Node{n}
-	for _, c := range n.Children {
-		out = append(out, c.Indexes()...)
-	}
+	n.Walk(func(_, c *Node, again bool) {
+		if c.Index != nil && !again {
+			out = append(out, c)
+		}
+	})
 	return out
+}
+
+// Walk calls fn for every entry below n, depth first in index order, a
+// nested index before its own entries, with the index that lists it.
+//
+// Nodes may share sub-trees: the registry package gives every entry of one
+// digest the same children, so an index listing one sub-index many times,
+// levels deep, is a small DAG with a huge number of paths. Walk goes into
+// each distinct nested index (by digest; by identity when it has none)
+// once: an entry for an index already walked into is passed with again set
+// and its entries are not visited again. So Walk visits each entry of each
+// distinct index once, and ends even on a cycle.
+func (n *Node) Walk(fn func(parent, entry *Node, again bool)) {
+	seen := map[walkKey]bool{n.walkKey(): true}
+	n.walk(fn, seen)
+}
+
+func (n *Node) walk(fn func(parent, entry *Node, again bool), seen map[walkKey]bool) {
+	for _, c := range n.Children {
+		if c.Index == nil {
+			fn(n, c, false)
+			continue
+		}
+		k := c.walkKey()
+		again := seen[k]
+		seen[k] = true
+		fn(n, c, again)
+		if !again {
+			c.walk(fn, seen)
+		}
+	}
+}
+
+// walkKey names an index's content: its digest, or for a node built
+// without one, its parsed manifest.
+type walkKey struct {
+	digest v1.Hash
+	index  *v1.IndexManifest
+}
+
+func (n *Node) walkKey() walkKey {
+	if n.Descriptor.Digest != (v1.Hash{}) {
+		return walkKey{digest: n.Descriptor.Digest}
+	}
+	return walkKey{index: n.Index}
 }
