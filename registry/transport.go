@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mlaudit/mlaudit/internal/safetext"
 )
 
 // The layers below wrap the base transport, outermost first:
@@ -80,6 +82,8 @@ func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
 		} else {
 			outcome = resp.Status
 		}
+		// The reason phrase and error text are the server's words.
+		outcome = safetext.Line(outcome)
 		u := *req.URL
 		u.RawQuery, u.User, u.Fragment = "", nil, ""
 		c.logMu.Lock()

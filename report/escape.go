@@ -1,9 +1,9 @@
 package report
 
 import (
-	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/mlaudit/mlaudit/internal/safetext"
 )
 
 // Registry text (tag and repository names, platforms, media types,
@@ -16,59 +16,9 @@ import (
 // Prometheus are written by their encoders, which escape what their syntax
 // needs (encoding/xml replaces the characters XML 1.0 forbids with U+FFFD).
 
-// clean makes text safe to print: every rune that is not printable
-// (strconv.IsPrint, or the ASCII space) is written as strconv.Quote writes
-// it, without the quotes: ESC as \x1b, a newline as \n, a carriage return
-// as \r, a bidi override as \u202e; a byte that is not UTF-8 as \xff.
-// Printable text, quotes and backslashes included, is unchanged, so
-// ordinary text reads as it did, and clean(clean(s)) == clean(s). The
-// result is one line of printable runes: it cannot move the cursor,
-// recolour the terminal, overwrite a line or reorder what follows it.
-func clean(s string) string {
-	i := unprintable(s)
-	if i == len(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	b.WriteString(s[:i])
-	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b.WriteString(`\x`)
-			b.WriteByte(hexDigits[s[i]>>4])
-			b.WriteByte(hexDigits[s[i]&0xf])
-		case printable(r):
-			b.WriteString(s[i : i+size])
-		default:
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-const hexDigits = "0123456789abcdef"
-
-func printable(r rune) bool { return r == ' ' || strconv.IsPrint(r) }
-
-// unprintable is the index of the first byte of s that [clean] escapes,
-// or len(s).
-func unprintable(s string) int {
-	for i, r := range s {
-		if r == utf8.RuneError {
-			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
-				return i
-			}
-		}
-		if !printable(r) {
-			return i
-		}
-	}
-	return len(s)
-}
+// clean makes registry text safe to print, on one line: see
+// [safetext.Line].
+func clean(s string) string { return safetext.Line(s) }
 
 // mdReplacer escapes what could turn plain text into markdown other than
 // emphasis: a link or image ([ and ]), HTML or an autolink (< and >), an

@@ -38,10 +38,10 @@ func TestArchitectureImports(t *testing.T) {
 		"audit":    {"deep", "internal/memo", "platform", "ref", "tree"},
 		"repair":   {"audit", "platform", "ref", "tree"},
 		"policy":   {"audit", "platform", "ref"},
-		"report":   {"audit", "platform", "policy", "ref", "repair"},
+		"report":   {"audit", "internal/safetext", "platform", "policy", "ref", "repair"},
 		"deep":     {"internal/memo", "platform", "tree"},
 		"cache":    {"internal/atomicfile"},
-		"registry": {"cache", "internal/atomicfile", "internal/memo", "platform", "ref", "tree"},
+		"registry": {"cache", "internal/atomicfile", "internal/memo", "internal/safetext", "platform", "ref", "tree"},
 	}
 	io := []string{"net/http", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/google/go-containerregistry/pkg/v1/layout"}
 	for pkg, imps := range imports {

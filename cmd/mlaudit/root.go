@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlaudit/mlaudit/internal/safetext"
 )
 
 // Exit codes, a contract for scripts.
@@ -50,7 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var e *exitError
 	if errors.As(err, &e) {
 		if e.err != nil {
-			fmt.Fprintln(stderr, "mlaudit:", e.err)
+			// Errors quote registries and files: escaped, line by line.
+			fmt.Fprintln(stderr, "mlaudit:", safetext.Lines(e.err.Error()))
 		}
 		return e.code
 	}
@@ -59,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInterrupts
 	}
 	// Cobra's own errors (unknown command or flag) are usage errors.
-	fmt.Fprintln(stderr, "mlaudit:", err)
+	fmt.Fprintln(stderr, "mlaudit:", safetext.Lines(err.Error()))
 	fmt.Fprintln(stderr, "Run 'mlaudit --help' for usage.")
 	return exitUsage
 }
