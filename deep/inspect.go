@@ -74,20 +74,33 @@ type Result struct {
 	// Bytes counts the compressed layer bytes read for this image (layers
 	// already read this run, or cached, cost nothing).
 	Bytes int64 `json:"bytes"`
+	// Skipped are the image's layers (bottom first) that are not tars
+	// ([IsTar]) and so were not read: an artifact's JSON, an encrypted
+	// layer. An image of only such layers has nothing to judge.
+	Skipped []SkippedLayer `json:"skipped,omitempty"`
 }
 
-// Inspect reads the image's layers, top first, until its verdict is
+// Inspect reads the image's tar layers, top first, until its verdict is
 // certain: the entrypoint and at least three binaries read, or the file
-// cap reached.
+// cap reached. Layers of other media types are never opened; they are
+// listed in the Result's Skipped.
 func (in *Inspector) Inspect(ctx context.Context, m *v1.Manifest, cfg *v1.ConfigFile, open Opener) (*Result, error) {
 	want := platform.Normalize(*platform.OfConfig(cfg)).Architecture
 	r := &Result{Arch: want}
+	for _, layer := range m.Layers {
+		if !IsTar(layer.MediaType) {
+			r.Skipped = append(r.Skipped, SkippedLayer{Digest: layer.Digest, MediaType: layer.MediaType})
+		}
+	}
 	entry := entrypoint(cfg)
 	seen := map[string]bool{}
 	var hidden []string // whiteouts and opaque directories of upper layers
 	var compressed int64
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		layer := m.Layers[i]
+		if !IsTar(layer.MediaType) {
+			continue // listed in r.Skipped
+		}
 		need := in.Limits.Files - len(r.Inspected)
 		if r.Entrypoint != "" {
 			need = min(need, 3-len(r.Inspected))
