@@ -15,6 +15,15 @@ func FuzzParse(f *testing.F) {
 		"oci:out:docker.io/library/app:1.0", "registry.example.com/", "UPPER/case", "a:b:c/d", "", "oci:", "@", "::/", "docker://alpine"} {
 		f.Add(s)
 	}
+	// Hostile strings: look-alike and invisible characters, zones, ports
+	// out of range, escapes and control characters.
+	for _, h := range hostile {
+		f.Add(h.in)
+	}
+	for _, s := range []string{"localhost:5000/app:1\x1b[31m", "localhost:5000/app\r\n:1", "oci:out\x00:tag", "oci:\ufeffout:1",
+		"%EF%BB%BF127.0.0.2:5200/app:1", "[::ffff:127.0.0.1]:5000/app:1", "docker://\ufefflocalhost:5000/", "localhost:5000/app:1@sha256:" + strings.Repeat("g", 64)} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		r, err := ref.Parse(s)
 		if err != nil {

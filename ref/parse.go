@@ -2,7 +2,10 @@ package ref
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -47,6 +50,14 @@ func Parse(s string) (Ref, error) {
 
 func parseRegistry(written, s string) (Ref, error) {
 	r, err := parseRegistryName(written, s)
+	if err == nil {
+		if herr := checkHost(r.Registry); herr != nil {
+			return Ref{}, fmt.Errorf("%w %q: %v", ErrInvalid, written, herr)
+		}
+		if r.Repository != "" && !repositoryPath.MatchString(r.Repository) {
+			return Ref{}, fmt.Errorf("%w %q: the repository %q has an empty part or a separator at the start or end of a part; %s", ErrInvalid, written, r.Repository, pathRule)
+		}
+	}
 	// go-containerregistry checks the length as written; "library/" may
 	// push a Docker Hub name past the limit.
 	if err == nil && len(r.Repository) > maxRepository {
@@ -102,6 +113,52 @@ func parseRegistryName(written, s string) (Ref, error) {
 	}
 	r.Registry, r.Repository = repo.RegistryStr(), repo.RepositoryStr()
 	return r, nil
+}
+
+// repositoryPath is distribution's grammar for a repository path, which
+// go-containerregistry checks only character by character ("a//b", "/app"
+// and "//" pass it, the last as a Docker Hub repository).
+var repositoryPath = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+
+// pathRule says what repositoryPath accepts.
+const pathRule = "each part between slashes is lower case letters and digits, joined by one '.', one or two '_', or dashes, e.g. org/app"
+
+// checkHost refuses registry hosts that go-containerregistry lets through
+// but no registry can have, before anything looks them up: characters
+// outside a host name or IP address (a byte-order mark, full-width
+// letters or digits, an IPv6 zone) and ports outside 1-65535.
+func checkHost(host string) error {
+	name, port, hasPort := host, "", false
+	if rest, ok := strings.CutPrefix(host, "["); ok {
+		addr, after, ok := strings.Cut(rest, "]")
+		ip, err := netip.ParseAddr(addr)
+		if !ok || err != nil || !ip.Is6() || ip.Zone() != "" {
+			return fmt.Errorf("the registry host %s is not an IPv6 address in brackets (without a zone), e.g. [::1]:5000", host)
+		}
+		if after != "" {
+			if port, hasPort = strings.CutPrefix(after, ":"); !hasPort {
+				return fmt.Errorf("the registry host %s has %q after its address; write [ADDRESS]:PORT", host, after)
+			}
+		}
+	} else {
+		name, port, hasPort = strings.Cut(host, ":")
+		if i := strings.IndexFunc(name, func(c rune) bool {
+			return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_')
+		}); i >= 0 || name == "" {
+			what := "is empty"
+			if i >= 0 {
+				what = fmt.Sprintf("holds %q", []rune(name[i:])[0])
+			}
+			return fmt.Errorf("the registry host %q %s: a host is ASCII letters, digits, '-' and '.' (retype it, or remove an invisible byte-order mark)", name, what)
+		}
+	}
+	if hasPort {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
+			return fmt.Errorf("the registry port %q is not a port: ports are 1 to 65535, e.g. localhost:5000/app:1", port)
+		}
+	}
+	return nil
 }
 
 // isRepository reports whether s names a repository without a tag or
@@ -175,6 +232,9 @@ func ParsePrefix(s string) (Ref, error) {
 	if err != nil {
 		return bad("the host is malformed")
 	}
+	if err := checkHost(reg.RegistryStr()); err != nil {
+		return bad(err.Error())
+	}
 	r := Ref{Scheme: Registry, Registry: reg.RegistryStr(), written: written}
 	if path != "" {
 		if strings.ContainsAny(path, ":@") {
@@ -182,6 +242,9 @@ func ParsePrefix(s string) (Ref, error) {
 		}
 		if _, err := name.NewRepository(reg.RegistryStr() + "/" + path); err != nil {
 			return bad(explainName(err))
+		}
+		if !repositoryPath.MatchString(path) {
+			return bad(pathRule)
 		}
 		r.Repository = path // a prefix, so no implicit library/
 	}

@@ -41,12 +41,13 @@ func (c *Client) host(reg name.Registry) *host {
 }
 
 // init pings the registry once and, unless it wants bearer tokens, makes
-// the transport all its repositories share.
+// the transport all its repositories share. A failed ping's error quotes
+// the registry's answer only as sanitizeError leaves it.
 func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 	h.once.Do(func() {
 		ch, err := transport.Ping(ctx, reg, c.base)
 		if err != nil {
-			h.err = explainAuthError(reg.RegistryStr(), "", err)
+			h.err = explainAuthError(reg.RegistryStr(), "", sanitizeError(err))
 			return
 		}
 		h.scheme = "https"
@@ -67,7 +68,7 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 			}
 			rt, err := transport.NewWithContext(ctx, reg, auth, c.base, nil)
 			if err != nil {
-				h.err = explainAuthError(reg.RegistryStr(), "", err)
+				h.err = explainAuthError(reg.RegistryStr(), "", sanitizeError(err))
 				return
 			}
 			h.shared = &http.Client{Transport: rt, CheckRedirect: checkRedirect}

@@ -1,14 +1,20 @@
 package registry
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/mlaudit/mlaudit/cache"
 )
@@ -69,6 +75,7 @@ func makeOptions(opts ...Option) (*options, error) {
 			return nil, err
 		}
 	}
+	o.keychain = quietKeychain{o.keychain}
 	return o, nil
 }
 
@@ -83,6 +90,78 @@ func WithKeychain(k authn.Keychain) Option {
 		o.keychain = k
 		return nil
 	}
+}
+
+// quietKeychain is the keychain every Client uses: the configured one,
+// whose errors become a [*CredentialError] that names the failing helper
+// and its exit status but never repeats what the helper printed (Docker's
+// helper client quotes its output, which can be {"Secret":"..."}).
+type quietKeychain struct{ authn.Keychain }
+
+func (k quietKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	return k.ResolveContext(context.Background(), r)
+}
+
+func (k quietKeychain) ResolveContext(ctx context.Context, r authn.Resource) (authn.Authenticator, error) {
+	auth, err := authn.Resolve(ctx, k.Keychain, r)
+	if err != nil {
+		return nil, credentialError(r.RegistryStr(), err)
+	}
+	return auth, nil
+}
+
+// helperFailure is what Docker's credential helper client reports before
+// quoting the helper's output: "error getting credentials - err: exit
+// status 1, out: `...`". Only the part Go's os/exec wrote is kept.
+var helperFailure = regexp.MustCompile(`error (?:getting|storing|erasing|listing) credentials - err: (exit status \d+|signal: [a-z ]+|exec: "[^"]*": executable file not found in \$PATH|no credentials server URL|no credentials username)?`)
+
+// credentialError turns a keychain's error into a *CredentialError.
+func credentialError(registry string, err error) error {
+	text := err.Error()
+	m := helperFailure.FindStringSubmatch(text)
+	if m == nil {
+		return &CredentialError{Registry: registry, Reason: redact(firstLine(text))}
+	}
+	reason := m[1]
+	switch {
+	case reason == "":
+		reason = "it failed"
+	case strings.HasPrefix(reason, "exec:"):
+		reason = "it is not installed: no such program on PATH"
+	}
+	return &CredentialError{Registry: registry, Helper: credentialHelper(registry), Reason: reason}
+}
+
+// credentialHelper names the helper the Docker config gives registry
+// ($DOCKER_CONFIG/config.json, else ~/.docker/config.json): its
+// credHelpers entry, else its credsStore, as Docker chooses.
+func credentialHelper(registry string) string {
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".docker")
+	}
+	var cfg struct {
+		CredsStore  string            `json:"credsStore"`
+		CredHelpers map[string]string `json:"credHelpers"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil || json.Unmarshal(b, &cfg) != nil {
+		return "named in the Docker config"
+	}
+	hosts := []string{registry}
+	if registry == name.DefaultRegistry {
+		hosts = append(hosts, "docker.io", "https://index.docker.io/v1/")
+	}
+	for _, h := range hosts {
+		if helper := cfg.CredHelpers[h]; helper != "" {
+			return "docker-credential-" + helper
+		}
+	}
+	if cfg.CredsStore != "" {
+		return "docker-credential-" + cfg.CredsStore
+	}
+	return "named in the Docker config"
 }
 
 // WithInsecure allows plain HTTP to the named registry hosts ("host" or

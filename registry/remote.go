@@ -79,7 +79,7 @@ func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
 		}
 		rt, err := transport.NewWithContext(ctx, r.repo.Registry, auth, r.c.base, []string{scope})
 		if err != nil {
-			r.err = explainAuthError(r.repo.RegistryStr(), r.repo.RepositoryStr(), err)
+			r.err = explainAuthError(r.repo.RegistryStr(), r.repo.RepositoryStr(), sanitizeError(err))
 			return
 		}
 		r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
@@ -148,7 +148,8 @@ func (r *remoteRepo) do(ctx context.Context, method, u, accept string, fn func(*
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		// A token exchange's failure quotes the token server's answer.
+		return sanitizeError(err)
 	}
 	defer resp.Body.Close()
 	if err := checkResponse(resp); err != nil {

@@ -35,7 +35,7 @@ func (r *remoteRepo) reference(id string) name.Reference {
 func (r *remoteRepo) image(ctx context.Context, h v1.Hash) (v1.Image, error) {
 	img, err := remote.Image(r.repo.Digest(h.String()), r.remoteOptions(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s to copy it: %w", r.at(h.String()), err)
+		return nil, fmt.Errorf("reading %s to copy it: %w", r.at(h.String()), sanitizeError(err))
 	}
 	return img, nil
 }
@@ -43,7 +43,7 @@ func (r *remoteRepo) image(ctx context.Context, h v1.Hash) (v1.Image, error) {
 func (r *remoteRepo) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error) {
 	idx, err := remote.Index(r.repo.Digest(h.String()), r.remoteOptions(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s to copy it: %w", r.at(h.String()), err)
+		return nil, fmt.Errorf("reading %s to copy it: %w", r.at(h.String()), sanitizeError(err))
 	}
 	return idx, nil
 }
@@ -51,7 +51,7 @@ func (r *remoteRepo) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error
 func (r *remoteRepo) referrers(ctx context.Context, digest string) ([]v1.Descriptor, error) {
 	idx, err := remote.Referrers(r.repo.Digest(digest), r.remoteOptions(ctx)...)
 	if err != nil {
-		return nil, err
+		return nil, sanitizeError(err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
@@ -60,8 +60,12 @@ func (r *remoteRepo) referrers(ctx context.Context, digest string) ([]v1.Descrip
 	return im.Manifests, nil
 }
 
+// Writes go through go-containerregistry's remote, whose errors quote the
+// registry's (or its token server's) answer: sanitized, like every
+// registry error mlaudit shows.
+
 func (r *remoteRepo) push(ctx context.Context, id string, t remote.Taggable) error {
-	return remote.Push(r.reference(id), t, r.remoteOptions(ctx)...)
+	return sanitizeError(remote.Push(r.reference(id), t, r.remoteOptions(ctx)...))
 }
 
 func (r *remoteRepo) pushIndex(ctx context.Context, idx v1.ImageIndex) error {
@@ -69,15 +73,15 @@ func (r *remoteRepo) pushIndex(ctx context.Context, idx v1.ImageIndex) error {
 	if err != nil {
 		return err
 	}
-	return remote.WriteIndex(r.repo.Digest(d.String()), idx, r.remoteOptions(ctx)...)
+	return sanitizeError(remote.WriteIndex(r.repo.Digest(d.String()), idx, r.remoteOptions(ctx)...))
 }
 
 func (r *remoteRepo) moveTag(ctx context.Context, tag string, raw []byte, mt types.MediaType) error {
-	return remote.Put(r.repo.Tag(tag), rawManifest{raw: raw, mt: mt}, r.remoteOptions(ctx)...)
+	return sanitizeError(remote.Put(r.repo.Tag(tag), rawManifest{raw: raw, mt: mt}, r.remoteOptions(ctx)...))
 }
 
 func (r *remoteRepo) delete(ctx context.Context, id string) error {
-	return remote.Delete(r.reference(id), r.remoteOptions(ctx)...)
+	return sanitizeError(remote.Delete(r.reference(id), r.remoteOptions(ctx)...))
 }
 
 // rawManifest is a manifest given as bytes, for remote.Put.

@@ -104,6 +104,10 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	// A destination that cannot be written is refused before any request.
+	if err := checkOutput(cmd); err != nil {
+		return usageError(err)
+	}
 	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures, Backups: f.backups}
 	sess, err := f.registry.open(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(filter))
 	if err != nil {

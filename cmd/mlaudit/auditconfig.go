@@ -119,8 +119,15 @@ func (f *targetFlags) refs(cmd *cobra.Command, args []string, pol *policy.Policy
 		return nil, err
 	}
 	for _, reg := range f.catalog {
-		r, err := ref.Parse(strings.TrimSuffix(reg, "/") + "/")
-		if err != nil || !r.IsRegistry() {
+		host := strings.TrimSuffix(strings.TrimSpace(reg), "/")
+		if host == "" || strings.Contains(host, "/") {
+			return nil, fmt.Errorf("--catalog %q: give a registry host, e.g. registry.example.com", reg)
+		}
+		r, err := ref.Parse(host + "/")
+		if err != nil {
+			return nil, fmt.Errorf("--catalog: %w", err)
+		}
+		if !r.IsRegistry() {
 			return nil, fmt.Errorf("--catalog %q: give a registry host, e.g. registry.example.com", reg)
 		}
 		refs = append(refs, r)

@@ -29,9 +29,14 @@ func parseRefs(flag string, in []string) ([]ref.Ref, error) {
 	return out, nil
 }
 
+// bom is the UTF-8 byte-order mark some Windows editors put at the start
+// of a file.
+const bom = "\ufeff"
+
 // readTargets reads a targets file: one target a line; blank lines and
-// everything after a '#' are ignored. Each is parsed; an error names the
-// file and line.
+// everything after a '#' are ignored. A UTF-8 byte-order mark at the start
+// of the file is skipped. Each target is parsed; an error names the file
+// and line.
 func readTargets(r io.Reader, name string) ([]ref.Ref, error) {
 	var out []ref.Ref
 	sc := bufio.NewScanner(r)
@@ -39,8 +44,17 @@ func readTargets(r io.Reader, name string) ([]ref.Ref, error) {
 	for sc.Scan() {
 		line++
 		text := sc.Text()
+		if line == 1 {
+			if b := []byte(text); len(b) >= 2 && (b[0] == 0xff && b[1] == 0xfe || b[0] == 0xfe && b[1] == 0xff) {
+				return nil, fmt.Errorf("%s is UTF-16; save it as UTF-8 (one target a line)", name)
+			}
+			text = strings.TrimPrefix(text, bom)
+		}
 		if i := strings.Index(text, "#"); i >= 0 {
 			text = text[:i]
+		}
+		if strings.Contains(text, bom) {
+			return nil, fmt.Errorf("%s:%d: %q holds a byte-order mark (U+FEFF), which no target may: delete it (it is invisible in most editors)", name, line, text)
 		}
 		text = strings.TrimSpace(text)
 		if text == "" {

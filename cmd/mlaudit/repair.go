@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -174,6 +176,11 @@ func checkRepairInputs(client *registry.Client, base repair.Job, refs []ref.Ref)
 		}
 	}
 	for _, r := range refs {
+		if r.Scheme == ref.Layout && len(base.From) == 0 {
+			if _, err := os.Stat(r.Path); errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%s: the layout %s does not exist and no --from sources were given to build it from", r.Written(), r.Path)
+			}
+		}
 		if r.IsImage() && (r.Tag == "" || r.Digest != "") {
 			return fmt.Errorf("%w: %s names a digest; a repair moves a tag: name the tag alone", repair.ErrNotATag, r.Written())
 		}
