@@ -34,19 +34,22 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
 
-## deps: install Debian's docker-registry, skopeo and chromium, and the pinned cosign and regctl into bin/, when missing
+## deps: install Debian's docker-registry, skopeo, chromium, prometheus (with promtool) and prometheus-pushgateway, and the pinned cosign and regctl into bin/, when missing
 deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null 2>&1 || missing="$$missing docker-registry"; \
 	command -v skopeo >/dev/null 2>&1 || missing="$$missing skopeo"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v prometheus-pushgateway >/dev/null 2>&1 || missing="$$missing prometheus-pushgateway"; \
 	if [ -n "$$missing" ]; then \
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 		echo "make deps: installing$$missing with apt-get"; \
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends$$missing >/dev/null; \
 	fi; \
-	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v chromium >/dev/null
+	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v chromium >/dev/null && \
+		command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-pushgateway >/dev/null
 	@[ -x "$(BIN)/cosign" ] || { echo "make deps: installing $(COSIGN) into bin/"; GOBIN="$(BIN)" $(GO) install $(COSIGN); }
 	@[ -x "$(BIN)/regctl" ] || { echo "make deps: installing $(REGCTL) into bin/"; GOBIN="$(BIN)" $(GO) install $(REGCTL); }
 	@[ -x "$(BIN)/cosign" ] && [ -x "$(BIN)/regctl" ] || { echo "make deps: bin/cosign or bin/regctl is missing"; exit 1; }
@@ -66,7 +69,8 @@ demo:
 testdata:
 	$(GO) run ./testdata/gen testdata/layout
 
-## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; deep-check a realistic image
+## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; deep-check a realistic image; a hostile fan-out index
 bench:
 	$(GO) test -run '^$$' -bench BenchmarkAudit -benchtime 3x ./internal/bench
 	$(GO) test -run '^$$' -bench BenchmarkInspect -benchtime 20x ./deep
+	$(GO) test -run '^$$' -bench BenchmarkFanOut -benchtime 3x ./audit

@@ -22,7 +22,14 @@ func Check(r ref.Ref, root *tree.Node, require []platform.Platform) (Image, []Fi
 		return c.img, c.findings, c.problems
 	}
 	c.collectLeaves(root)
-	for _, rule := range rules {
+	run := rules
+	if root.IsArtifact() || ref.IsSignatureTag(r.Tag) || ref.IsReferrersTag(r.Tag) {
+		// An artifact or a referrers index is not an image: no platform
+		// rule applies, only its integrity is checked.
+		c.img.Artifact = true
+		run = artifactRules
+	}
+	for _, rule := range run {
 		rule(c)
 	}
 	for _, l := range c.leaves {
@@ -43,6 +50,12 @@ var rules = []func(*checker){
 	checkMediaTypes,
 	checkTag,
 	checkRequired,
+}
+
+// artifactRules run on a tree that is an artifact or a referrers index
+// (tree.Node.IsArtifact): an SBOM, a signature, the sha256-<hex> tag.
+var artifactRules = []func(*checker){
+	checkIntegrity,
 }
 
 // checker carries one tree through the rules.
@@ -77,6 +90,10 @@ func (l leaf) claimed() *platform.Platform { return l.node.Claimed() }
 func (l leaf) config() *platform.Platform { return l.node.ConfigPlatform() }
 
 func (l leaf) attestation() bool { return l.node.IsAttestation() }
+
+// artifact is an artifact or referrer (an SBOM, a signature) listed in an
+// index or audited on its own: never judged for its platform.
+func (l leaf) artifact() bool { return l.node.IsArtifact() }
 
 // actual is what the image is: its config's platform, else what the index
 // claims, else nil.
@@ -118,18 +135,24 @@ func (c *checker) addLeaf(n *tree.Node, claimed string) {
 	if cfg := l.config(); cfg != nil {
 		row.ConfigPlatform = platform.Format(cfg)
 	}
-	if l.attestation() {
+	switch {
+	case l.attestation():
 		row.Attestation = true
 		row.Status = StatusAttestation
+	case l.artifact():
+		row.Platform = platform.Format(n.Claimed())
+		row.ConfigPlatform = ""
+		row.Status = StatusArtifact
 	}
 	c.leaves = append(c.leaves, l)
 }
 
-// images returns the leaves that are images, not attestations.
+// images returns the leaves that are images, not attestations or
+// artifacts.
 func (c *checker) images() []leaf {
 	var out []leaf
 	for _, l := range c.leaves {
-		if !l.attestation() {
+		if !l.attestation() && !l.artifact() {
 			out = append(out, l)
 		}
 	}
@@ -146,9 +169,11 @@ func (c *checker) add(code Code, digest string, p *platform.Platform, format str
 	c.findings = append(c.findings, f)
 }
 
-// mark sets a row's status unless an earlier rule already marked it.
+// mark sets a row's status unless an earlier rule already marked it. An
+// artifact's row is marked only by integrity rules, the only ones that
+// look at it.
 func mark(row *PlatformEntry, status string) {
-	if row.Status == StatusOK {
+	if row.Status == StatusOK || row.Status == StatusArtifact {
 		row.Status = status
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/ref"
@@ -62,11 +64,25 @@ func staleArchTag(r ref.Ref, index *tree.Node, sibling ref.Ref, sib *tree.Node) 
 			// is a tag-platform-mismatch, not a stale copy.
 			continue
 		}
+		var others []*tree.Node
+		current := false
 		for _, e := range entries {
 			claimed := e.Claimed()
-			if platform.Empty(claimed) || !platform.Same(*claimed, *p) || e.Descriptor.Digest == img.Descriptor.Digest {
+			if platform.Empty(claimed) || !platform.Same(*claimed, *p) {
 				continue
 			}
+			// The index may list the image twice, once per compression
+			// (podman's zstd variant): the sibling is current if it is
+			// either.
+			if e.Descriptor.Digest == img.Descriptor.Digest || tree.CompressionVariants(e, img) {
+				current = true
+			}
+			others = append(others, e)
+		}
+		if current {
+			continue
+		}
+		for _, e := range others {
 			info := StaleArchTag.Info()
 			out = append(out, Finding{
 				Ref: sibling, Digest: img.Descriptor.Digest.String(), Code: StaleArchTag, Severity: info.Severity, Platform: platform.Format(p),
@@ -90,10 +106,13 @@ func mirrorDrift(r ref.Ref, source *tree.Node, mirror ref.Ref, copy *tree.Node, 
 	if source == nil || copy == nil || source.Descriptor.Digest == copy.Descriptor.Digest {
 		return nil
 	}
-	have := map[string]string{}
+	// A platform may have several entries (compression variants), so the
+	// copy's entries are kept by platform, every digest.
+	have := map[string][]string{}
 	for _, img := range copy.Images() {
 		if p := claimedOrConfig(img); p != nil {
-			have[platform.Format(p)] = img.Descriptor.Digest.String()
+			key := platform.Format(p)
+			have[key] = append(have[key], img.Descriptor.Digest.String())
 		}
 	}
 	var out []Finding
@@ -107,8 +126,8 @@ func mirrorDrift(r ref.Ref, source *tree.Node, mirror ref.Ref, copy *tree.Node, 
 		switch got, ok := have[key]; {
 		case !ok:
 			out = append(out, finding(key, fmt.Sprintf("the mirror lacks %s, which %s has (%s)", key, r, ref.ShortDigest(digest))))
-		case got != digest:
-			out = append(out, finding(key, fmt.Sprintf("%s is %s in the mirror but %s in %s", key, ref.ShortDigest(got), ref.ShortDigest(digest), r)))
+		case !slices.Contains(got, digest):
+			out = append(out, finding(key, fmt.Sprintf("%s is %s in the mirror but %s in %s", key, ref.ShortDigest(got[0]), ref.ShortDigest(digest), r)))
 		}
 	}
 	return out
@@ -133,4 +152,72 @@ func claimedOrConfig(n *tree.Node) *platform.Platform {
 		return p
 	}
 	return configOrClaimed(n)
+}
+
+// siblingNotListed reports a per-arch sibling tag holding a platform the
+// multi-arch tag has no entry for (missing-platform), with nothing
+// required: the sibling says the platform was built, so the tag lost it.
+// This is the AIBrix case: a single arm64 image pushed over the multi-arch
+// tag, with its -amd64 sibling still next to it. A platform already
+// reported missing (--require) is not reported again. img is the tag's
+// report, which gains the platform as inferred and a missing row.
+func siblingNotListed(img *Image, found []Finding, r ref.Ref, root *tree.Node, sibling ref.Ref, sib *tree.Node) []Finding {
+	if root == nil || sib == nil || root.IsArtifact() || (root.Index == nil && root.Manifest == nil) {
+		return nil
+	}
+	named, ok := platform.FromTag(sibling.Tag)
+	if !ok {
+		return nil
+	}
+	var have []*platform.Platform
+	var names []string
+	for _, e := range root.Images() {
+		if p := claimedOrConfig(e); p != nil {
+			have = append(have, p)
+			names = append(names, platform.Format(p))
+		}
+	}
+	listed := func(p *platform.Platform) bool {
+		for _, h := range have {
+			if platform.Same(*h, *p) || platform.Agrees(*h, *p) || platform.Agrees(*p, *h) {
+				return true
+			}
+		}
+		return false
+	}
+	reported := func(key string) bool {
+		for _, f := range found {
+			if f.Code == MissingPlatform && f.Platform == key && f.Ref.Equal(r) {
+				return true
+			}
+		}
+		return slices.Contains(img.Inferred, key)
+	}
+	holds := "has no entry for it (it has " + strings.Join(names, ", ") + ")"
+	if root.Index == nil {
+		holds = "holds a single " + strings.Join(names, ", ") + " image"
+	}
+	if len(names) == 0 {
+		holds = "has no platforms"
+	}
+	var out []Finding
+	info := MissingPlatform.Info()
+	for _, e := range sib.Images() {
+		p := configOrClaimed(e)
+		if p == nil || !named.Matches(*p) || listed(p) {
+			continue
+		}
+		key := platform.Format(p)
+		if reported(key) {
+			continue
+		}
+		img.Inferred = append(img.Inferred, key)
+		img.Platforms = append(img.Platforms, PlatformEntry{Platform: key, Status: StatusMissing})
+		out = append(out, Finding{
+			Ref: r, Digest: root.Descriptor.Digest.String(), Code: MissingPlatform, Severity: info.Severity, Platform: key,
+			Message: fmt.Sprintf("the per-arch tag %s holds %s, but %s %s: the multi-arch tag lost a platform that was built", sibling.Brief(r), key, r, holds),
+			Hint:    info.Hint,
+		})
+	}
+	return out
 }

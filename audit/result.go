@@ -18,6 +18,11 @@ type Result struct {
 	Errors []TargetError `json:"errors"`
 	// Stats counts the cost of the audit.
 	Stats Stats `json:"stats"`
+	// CompletenessNotChecked is set when no image audited had platforms
+	// required (--require, a policy) or inferred (per-arch sibling tags):
+	// nothing said which platforms a tag must hold, so a tag that lost
+	// platforms passes. It says so, and how to check.
+	CompletenessNotChecked string `json:"completenessNotChecked,omitempty"`
 }
 
 // Image is one reference audited: an index or a single image.
@@ -35,6 +40,13 @@ type Image struct {
 	// Required lists the platforms the image was required to provide
 	// (none for a per-arch tag, which is judged by its name).
 	Required []string `json:"required,omitempty"`
+	// Inferred lists the platforms the image was found to lack without
+	// being required: those its per-arch sibling tags hold (--per-arch).
+	Inferred []string `json:"inferred,omitempty"`
+	// Artifact is true when the reference holds an artifact or referrer
+	// (an SBOM, a signature, a referrers index), not an image: only its
+	// integrity is checked.
+	Artifact bool `json:"artifact,omitempty"`
 }
 
 // Status values of a [PlatformEntry].
@@ -48,6 +60,7 @@ const (
 	StatusDuplicate      = "duplicate"
 	StatusUnreadable     = "unreadable"
 	StatusAttestation    = "attestation"
+	StatusArtifact       = "artifact"
 )
 
 // PlatformEntry is one image of an index, or a required platform that is
@@ -63,7 +76,8 @@ type PlatformEntry struct {
 	// Attestation is true for attestation manifests.
 	Attestation bool `json:"attestation"`
 	// Status is one of ok, mismatch, missing, missing-child,
-	// digest-mismatch, no-platform, duplicate, unreadable, attestation.
+	// digest-mismatch, no-platform, duplicate, unreadable, attestation,
+	// artifact.
 	Status string `json:"status"`
 	// Binaries are the executables the deep check read (--deep), with the
 	// architecture each is built for.

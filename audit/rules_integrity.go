@@ -37,9 +37,18 @@ func checkIntegrity(c *checker) {
 		}
 		var mismatch *tree.DigestMismatchError
 		switch {
+		case errors.Is(n.Err, tree.ErrMissing) && c.ref.Scheme == ref.Layout:
+			mark(l.row, StatusMissingChild)
+			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s, which was not exported to the layout (%s)", lists, what, partialExport)
+			c.findings[len(c.findings)-1].Hint = layoutMissingHint
 		case errors.Is(n.Err, tree.ErrMissing):
 			mark(l.row, StatusMissingChild)
-			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s but %s", lists, what, c.lacks())
+			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s but the registry does not have it", lists, what)
+		case l.artifact() && n.Manifest != nil && !errors.As(n.Err, &mismatch):
+			// The walk reads every config as an image config; an
+			// artifact's config (an SBOM's, a signature's, the empty
+			// descriptor) is something else and need not parse as one.
+			// Its bytes were read and checked against its digest.
 		case errors.As(n.Err, &mismatch):
 			mark(l.row, StatusDigestMismatch)
 			c.add(DigestMismatch, n.Descriptor.Digest.String(), l.claimed(), "%s: %v", what, mismatch)
@@ -50,11 +59,10 @@ func checkIntegrity(c *checker) {
 	}
 }
 
-// lacks says who does not have a missing child: a layout is often a
-// partial export on purpose.
-func (c *checker) lacks() string {
-	if c.ref.Scheme == ref.Layout {
-		return "the layout does not have it (a partial export, such as docker save --platform or ctr export, leaves out the platforms it was not asked for)"
-	}
-	return "the registry does not have it"
-}
+// A layout is often a partial export on purpose: a child missing from it
+// was not exported, and re-pushing (missing-child's usual hint) is not the
+// fix.
+const (
+	partialExport     = "a partial export, such as `docker save --platform` or `containerd export` (`ctr export`) without --all-platforms, writes only the platforms it was asked for"
+	layoutMissingHint = "If the export was partial on purpose, audit the registry it came from instead; else export again with every platform (`ctr export --all-platforms`, `docker save` without --platform), or re-create the index without the entry (`mlaudit repair --fix`)."
+)

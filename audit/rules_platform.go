@@ -3,6 +3,7 @@ package audit
 import (
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/ref"
+	"github.com/mlaudit/mlaudit/tree"
 )
 
 // checkPlatformFields reports image entries without a platform
@@ -51,12 +52,15 @@ func checkConfigAgreement(c *checker) {
 }
 
 // checkDuplicates reports entries that claim a platform an earlier entry
-// already claims (duplicate-platform).
+// already claims (duplicate-platform). Entries that are one image with its
+// layers compressed another way (podman's and buildah's zstd variant
+// beside the gzip original: tree.CompressionVariants) claim one platform
+// on purpose and are not duplicates.
 func checkDuplicates(c *checker) {
 	if !c.isIndex() {
 		return
 	}
-	first := map[string]string{}
+	first := map[string]*tree.Node{}
 	for _, l := range c.images() {
 		claimed := l.claimed()
 		if platform.Empty(claimed) {
@@ -65,10 +69,13 @@ func checkDuplicates(c *checker) {
 		key := platform.Format(claimed)
 		digest := l.node.Descriptor.Digest.String()
 		if prev, ok := first[key]; ok {
+			if tree.CompressionVariants(prev, l.node) {
+				continue
+			}
 			mark(l.row, StatusDuplicate)
-			c.add(DuplicatePlatform, digest, claimed, "entries %s and %s both claim %s", ref.ShortDigest(prev), ref.ShortDigest(digest), key)
+			c.add(DuplicatePlatform, digest, claimed, "entries %s and %s both claim %s", ref.ShortDigest(prev.Descriptor.Digest.String()), ref.ShortDigest(digest), key)
 			continue
 		}
-		first[key] = digest
+		first[key] = l.node
 	}
 }

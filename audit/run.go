@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/mlaudit/mlaudit/deep"
 	"github.com/mlaudit/mlaudit/internal/memo"
 	"github.com/mlaudit/mlaudit/platform"
@@ -120,6 +122,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		}
 	}
 	r.Findings = judge(r.Findings, opts)
+	r.CompletenessNotChecked = completeness(r.Images)
 	if c, ok := src.(Coster); ok {
 		r.Stats.Requests = c.RequestCounts()
 		for _, n := range r.Stats.Requests {
@@ -341,6 +344,7 @@ func (a *auditor) check(ctx context.Context, j job) outcome {
 		require = j.target.RequireFor(j.ref)
 	}
 	a.audit(&o, j.ref, root, require)
+	a.subject(ctx, &o, j.ref, root)
 	if j.target.Deep {
 		a.deepCheck(ctx, &o, j.ref, root, &o.images[0])
 	}
@@ -356,6 +360,80 @@ func (a *auditor) audit(o *outcome, r ref.Ref, root *tree.Node, require []platfo
 	for _, p := range problems {
 		o.fail(r, p)
 	}
+}
+
+// Resolver is implemented by sources that tell whether a manifest exists
+// with one cheap request (a HEAD on a registry). registry.Client is one.
+// With it, [Run] reports an artifact whose subject is gone
+// (missing-child).
+type Resolver interface {
+	// Resolve returns the digest r holds, or "" when it does not exist.
+	Resolve(ctx context.Context, r ref.Ref) (string, error)
+}
+
+// missingSubjectHint is missing-child's hint for an artifact whose
+// subject is gone: there is no index entry to drop.
+const missingSubjectHint = "Push the subject again, or delete the artifact (and its referrers tag sha256-<hex> where the registry has no referrers API)."
+
+// subject reports an artifact or referrer whose subject the repository
+// does not have (missing-child), at the cost of one HEAD: the root's
+// own subject, or for a referrers index the one subject its artifacts
+// share.
+func (a *auditor) subject(ctx context.Context, o *outcome, r ref.Ref, root *tree.Node) {
+	res, ok := a.src.(Resolver)
+	if !ok || !root.IsArtifact() {
+		return
+	}
+	subject := root.Subject()
+	if subject == (v1.Hash{}) && root.Index != nil {
+		for _, c := range root.Children {
+			s := c.Subject()
+			switch {
+			case s == (v1.Hash{}):
+			case subject == (v1.Hash{}):
+				subject = s
+			case s != subject:
+				return // several subjects: more than one request
+			}
+		}
+	}
+	if subject == (v1.Hash{}) {
+		return
+	}
+	got, err := res.Resolve(ctx, r.WithDigest(subject.String()))
+	if err != nil {
+		o.fail(r, fmt.Errorf("checking the subject %s: %w", ref.ShortDigest(subject.String()), err))
+		return
+	}
+	if got != "" {
+		return
+	}
+	info := MissingChild.Info()
+	o.findings = append(o.findings, Finding{
+		Ref: r, Digest: root.Descriptor.Digest.String(), Code: MissingChild, Severity: info.Severity,
+		Message: fmt.Sprintf("the artifact names the subject %s, which %s does not have", ref.ShortDigest(subject.String()), r.Repo()),
+		Hint:    missingSubjectHint,
+	})
+}
+
+// completeness says, when no image had platforms required or inferred,
+// that platform completeness was not checked and how to check it; "" when
+// some image was checked (or there was nothing to check).
+func completeness(images []Image) string {
+	judged := 0
+	for _, img := range images {
+		if len(img.Required) > 0 || len(img.Inferred) > 0 {
+			return ""
+		}
+		if _, perArch := platform.FromTag(img.Ref.Tag); !img.Artifact && !perArch {
+			judged++
+		}
+	}
+	if judged == 0 {
+		return ""
+	}
+	return "platform completeness was not checked: nothing said which platforms each tag must hold, so a tag that lost platforms passes; " +
+		"give --require (e.g. --require linux/amd64,linux/arm64), a policy's require, or --per-arch '{tag}-{arch}' to compare with per-arch tags"
 }
 
 // siblings audits the per-arch tags of j's tag (unless a target names them
@@ -376,6 +454,7 @@ func (a *auditor) siblings(ctx context.Context, o *outcome, j job, root *tree.No
 		a.audit(&s.audit, sib, node, nil)
 		o.sides = append(o.sides, s)
 		o.findings = append(o.findings, staleArchTag(j.ref, root, sib, node)...)
+		o.findings = append(o.findings, siblingNotListed(&o.images[0], o.findings, j.ref, root, sib, node)...)
 	}
 }
 

@@ -146,7 +146,7 @@ func (l *layoutRepo) read(d v1.Hash, limit int64, what string) ([]byte, error) {
 func (l *layoutRepo) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	rc, err := l.path.Blob(d)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: blobs/%s/%s is not in the layout %s (a partial export, such as `docker save --platform` or `ctr export`, leaves out other platforms)", tree.ErrMissing, d.Algorithm, d.Hex, l.dir)
+		return nil, fmt.Errorf("%w: blobs/%s/%s was not exported to the layout %s (a partial export, such as `docker save --platform` or `containerd export` without --all-platforms, leaves out other platforms)", tree.ErrMissing, d.Algorithm, d.Hex, l.dir)
 	}
 	return rc, err
 }

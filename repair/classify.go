@@ -33,6 +33,11 @@ func (b *builder) existing() {
 		switch {
 		case child.IsAttestation():
 			b.atts = append(b.atts, s)
+		case child.IsArtifact():
+			// An artifact listed in the index (an SBOM, a signature) has
+			// no platform by nature: kept as it is, never "fixed".
+			s.row = Row{Platform: "(artifact)", Action: Keep, Reason: "artifact kept as it is"}
+			b.slots = append(b.slots, s)
 		case child.Index != nil:
 			s.row = Row{Platform: "(nested index)", Action: Keep, Reason: "nested index kept as it is"}
 			b.slots = append(b.slots, s)
@@ -99,6 +104,14 @@ func (b *builder) classify(s *slot) {
 func (b *builder) place(s *slot, action Action, reason string) {
 	key := s.key()
 	s.row = Row{Platform: key, Action: action, Reason: reason}
+	if first, ok := b.byKey[key]; ok && first.node != nil && tree.CompressionVariants(first.node, s.node) {
+		// podman's and buildah's zstd variant beside its gzip original:
+		// one image, two compressions, listed apart on purpose so that
+		// clients without zstd keep the gzip one. Not a duplicate.
+		s.row.Reason = reason + "; " + compressionOf(s.node) + " variant of " + ref.ShortDigest(first.desc.Digest.String())
+		b.slots = append(b.slots, s)
+		return
+	}
 	if first, ok := b.byKey[key]; ok {
 		if b.in.Fix {
 			b.drop(s, "duplicates "+ref.ShortDigest(first.desc.Digest.String())+", which is kept")
@@ -144,4 +157,15 @@ func (b *builder) settleWrong() {
 			b.drop(s, "its manifest "+s.why)
 		}
 	}
+}
+
+// compressionOf names how an image's layers are compressed ("zstd",
+// "gzip"), the first layer that is not a plain tar deciding.
+func compressionOf(n *tree.Node) string {
+	for _, l := range n.Manifest.Layers {
+		if c := tree.Compression(l.MediaType); c != "none" && c != "" {
+			return c
+		}
+	}
+	return "uncompressed"
 }

@@ -43,12 +43,15 @@ func ExampleRender() {
 	// | windows/amd64     | windows/amd64     | 9f8e7d6c5b4a | MISMATCH |
 	// | (10.0.20348.2227) | (10.0.17763.5458) |              |          |
 	// +-------------------+-------------------+--------------+----------+
-	// ERROR   platform-mismatch  windows(10.0.20348.2227)/amd64
+	// ERROR   platform-mismatch  windows(10.0.20348.2227)/amd64  .../tools/agent:2.0
 	//         the index lists sha256:9f8e7d6c5b4a as windows(10.0.20348.2227)/amd64
 	//         but its config says windows(10.0.17763.5458)/amd64
 	//         fix: Rebuild the image for the platform the index claims, or re-create
 	//              the index with the platform from the image config (`mlaudit repair
 	//              --fix`).
+	//
+	// FAILING (1 of 1 image)
+	//   registry.example.com/tools/agent:2.0
 	//
 	// 1 image audited: 1 error, 0 warnings.
 }

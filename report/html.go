@@ -48,23 +48,37 @@ type htmlRow struct {
 	Findings []audit.Finding
 }
 
+// htmlFailing is one failing reference at the top of the page.
+type htmlFailing struct {
+	Ref    string
+	Errors string
+}
+
 // renderHTML writes one self-contained page (no scripts, fonts or styles
-// from elsewhere): a matrix of images by platforms coloured by status, the
-// findings and fixes beside each row, then what was not audited. On a
-// narrow screen each row becomes a card.
-func renderHTML(w io.Writer, r *audit.Result) error {
+// from elsewhere): the verdict and the failing images first, so the first
+// screen shows what is broken; then a matrix of images by platforms
+// coloured by status, failing rows first, the findings and fixes beside
+// each row; beyond [FullTables] images the passing rows are folded; then
+// what was not audited. On a narrow screen each row becomes a card.
+func renderHTML(w io.Writer, r *audit.Result, o Options) error {
 	m := newMatrix(r)
 	page := struct {
 		Summary   string
 		Pass      bool
 		Started   string
+		Failing   []htmlFailing
 		Platforms []string
 		Rows      []htmlRow
+		Folded    []htmlRow
 		Others    []audit.Finding
 		Errors    []audit.TargetError
 	}{Summary: Summary(r), Pass: r.Count(audit.Error) == 0 && len(r.Errors) == 0, Platforms: m.Platforms, Others: m.Others, Errors: r.Errors}
 	if !r.Stats.StartedAt.IsZero() {
 		page.Started = r.Stats.StartedAt.Format("2006-01-02 15:04 UTC")
+	}
+	byRef := findingsByRef(r.Findings)
+	for _, s := range failingRefs(r) {
+		page.Failing = append(page.Failing, htmlFailing{Ref: s, Errors: errorCodes(byRef[s])})
 	}
 	for _, row := range m.Rows {
 		hr := htmlRow{Ref: row.Image.Ref, Findings: row.Findings}
@@ -75,7 +89,11 @@ func renderHTML(w io.Writer, r *audit.Result) error {
 			}
 			hr.Cells = append(hr.Cells, htmlCell{Class: class, Label: htmlLabel[state], Platform: m.Platforms[i]})
 		}
-		page.Rows = append(page.Rows, hr)
+		if len(row.Findings) == 0 && o.brief(len(m.Rows)) {
+			page.Folded = append(page.Folded, hr)
+		} else {
+			page.Rows = append(page.Rows, hr)
+		}
 	}
 	return htmlPage.Execute(w, page)
 }

@@ -18,7 +18,7 @@ type jsonReport struct {
 	*audit.Result
 }
 
-func renderJSON(w io.Writer, r *audit.Result) error {
+func renderJSON(w io.Writer, r *audit.Result, _ Options) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)

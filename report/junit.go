@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlaudit/mlaudit/audit"
+	"github.com/mlaudit/mlaudit/ref"
 )
 
 // The JUnit XML below follows the Jenkins / Maven Surefire schema that CI
@@ -48,48 +49,35 @@ type junitProblem struct {
 	Text    string `xml:",chardata"`
 }
 
-// renderJUnit writes one testcase per image, failing with one failure per
-// error-level finding (warnings go to system-out); one testcase per image
-// and required platform, failing when that platform is missing or wrong;
-// and one erroring testcase per target that could not be audited.
-func renderJUnit(w io.Writer, r *audit.Result) error {
+// renderJUnit writes one testcase per image, in the order of
+// [sortedImages]: a failing image (an error-level finding) fails with one
+// failure that lists every error with its fix, so failures counts failing
+// images, however many ways each is broken; warnings go to system-out.
+// Then one testcase per compared copy (mirror) with findings, and one
+// erroring testcase per target that could not be audited.
+//
+// The reference is the testcase's name; the classname is its repository
+// with dots written as underscores (see [classname]), because Jenkins and
+// GitLab read a classname as a dotted Java package and class.
+func renderJUnit(w io.Writer, r *audit.Result, _ Options) error {
 	suite := junitSuite{Name: "mlaudit audit", Time: seconds(r.Stats.DurationMs)}
 	if !r.Stats.StartedAt.IsZero() {
 		suite.Timestamp = r.Stats.StartedAt.Format("2006-01-02T15:04:05")
 	}
 	byRef := findingsByRef(r.Findings)
-	for _, img := range r.Images {
-		c := junitCase{Name: img.Ref.String(), Classname: img.Ref.Repo().String(), Time: "0"}
-		var warnings []string
-		for _, f := range byRef[img.Ref.String()] {
-			if f.Severity == audit.Error {
-				c.Failures = append(c.Failures, problem(f))
-			} else {
-				warnings = append(warnings, fmt.Sprintf("warning %s %s: %s (fix: %s)", f.Code, f.Platform, f.Message, f.Hint))
-			}
-		}
-		c.SystemOut = strings.Join(warnings, "\n")
-		suite.Cases = append(suite.Cases, c)
-		for _, req := range img.Required {
-			pc := junitCase{Name: img.Ref.String() + " " + req, Classname: img.Ref.Repo().String(), Time: "0"}
-			if state := cellOf(img, req); state != cellPresent {
-				pc.Failures = append(pc.Failures, platformProblem(req, state, byRef[img.Ref.String()]))
-			}
-			suite.Cases = append(suite.Cases, pc)
-		}
+	for _, img := range sortedImages(r) {
+		suite.Cases = append(suite.Cases, junitCaseOf(img.Ref, byRef[img.Ref.String()]))
 	}
 	// References compared but not audited (mirror copies) with findings.
+	seen := map[string]bool{}
 	for _, f := range newMatrix(r).Others {
-		c := junitCase{Name: f.Ref.String(), Classname: f.Ref.Repo().String(), Time: "0"}
-		if f.Severity == audit.Error {
-			c.Failures = append(c.Failures, problem(f))
-		} else {
-			c.SystemOut = fmt.Sprintf("warning %s %s: %s (fix: %s)", f.Code, f.Platform, f.Message, f.Hint)
+		if !seen[f.Ref.String()] {
+			seen[f.Ref.String()] = true
+			suite.Cases = append(suite.Cases, junitCaseOf(f.Ref, byRef[f.Ref.String()]))
 		}
-		suite.Cases = append(suite.Cases, c)
 	}
 	for _, e := range r.Errors {
-		suite.Cases = append(suite.Cases, junitCase{Name: e.Ref.String(), Classname: e.Ref.Repo().String(), Time: "0",
+		suite.Cases = append(suite.Cases, junitCase{Name: e.Ref.String(), Classname: classname(e.Ref), Time: "0",
 			Errors: []junitProblem{{Message: "not audited", Type: "error", Text: e.Message}}})
 	}
 	for _, c := range suite.Cases {
@@ -114,22 +102,44 @@ func renderJUnit(w io.Writer, r *audit.Result) error {
 	return err
 }
 
-// platformProblem explains why a required platform is not present: the
-// finding about it when there is one, else the state of its row.
-func platformProblem(req, state string, findings []audit.Finding) junitProblem {
+// junitCaseOf is the testcase of one reference: one failure for all its
+// errors, its warnings in system-out.
+func junitCaseOf(at ref.Ref, findings []audit.Finding) junitCase {
+	c := junitCase{Name: at.String(), Classname: classname(at), Time: "0"}
+	var errs, warnings []string
+	var first audit.Finding
 	for _, f := range findings {
-		if f.Severity == audit.Error && f.Platform == req {
-			return problem(f)
+		line := fmt.Sprintf("%s %s %s: %s (fix: %s)", f.Severity, f.Code, f.Platform, f.Message, f.Hint)
+		if f.Severity != audit.Error {
+			warnings = append(warnings, line)
+			continue
 		}
+		if len(errs) == 0 {
+			first = f
+		}
+		errs = append(errs, line)
 	}
-	if state == cellNone {
-		state = cellMissing
+	if len(errs) > 0 {
+		msg := string(first.Code)
+		if first.Platform != "" {
+			msg += " " + first.Platform
+		}
+		if len(errs) > 1 {
+			msg += fmt.Sprintf(" and %d more", len(errs)-1)
+		}
+		c.Failures = []junitProblem{{Message: msg, Type: string(first.Code), Text: strings.Join(errs, "\n")}}
 	}
-	return junitProblem{Message: req + ": " + state, Type: state, Text: "see the image's findings"}
+	c.SystemOut = strings.Join(warnings, "\n")
+	return c
 }
 
-func problem(f audit.Finding) junitProblem {
-	return junitProblem{Message: string(f.Code) + ": " + f.Message, Type: string(f.Code), Text: "fix: " + f.Hint}
+// classname is a reference's repository as a JUnit classname: Jenkins
+// and GitLab split a classname at its dots into packages and a class, so
+// "ghcr.io/org/app" would show as class "io/org/app" in package "ghcr".
+// Dots become underscores ("ghcr_io/org/app"); the testcase's name keeps
+// the reference as it is.
+func classname(at ref.Ref) string {
+	return strings.ReplaceAll(at.Repo().String(), ".", "_")
 }
 
 func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }

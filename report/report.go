@@ -25,7 +25,7 @@ const (
 )
 
 // renderers maps each format to the function that writes it.
-var renderers = map[Format]func(io.Writer, *audit.Result) error{
+var renderers = map[Format]func(io.Writer, *audit.Result, Options) error{
 	Table:      renderTable,
 	JSON:       renderJSON,
 	Markdown:   renderMarkdown,
@@ -57,11 +57,16 @@ func ParseFormat(s string) (Format, error) {
 	return f, nil
 }
 
-// Render writes r to w in format f.
+// Render writes r to w in format f, with the default options.
 func Render(w io.Writer, f Format, r *audit.Result) error {
+	return RenderWith(w, f, r, Options{})
+}
+
+// RenderWith writes r to w in format f, with options o.
+func RenderWith(w io.Writer, f Format, r *audit.Result, o Options) error {
 	render, ok := renderers[f]
 	if !ok {
 		return fmt.Errorf("unknown report format %q", f)
 	}
-	return render(w, r)
+	return render(w, r, o)
 }

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
@@ -13,18 +15,37 @@ import (
 
 // renderSARIF writes SARIF 2.1.0 for code-scanning dashboards: one rule per
 // finding code (with what it means, why it matters and how to fix it as
-// help), and one result per finding, located at the image reference.
-// Targets that could not be audited are tool execution notifications.
-func renderSARIF(w io.Writer, r *audit.Result) error {
-	doc := SARIF(r)
+// help), and one result per finding (see [SARIF] for where each is
+// located). Targets that could not be audited are tool execution
+// notifications.
+func renderSARIF(w io.Writer, r *audit.Result, o Options) error {
+	doc := SARIFWith(r, o)
 	return doc.PrettyWrite(w)
 }
 
 // SARIF builds the SARIF report of r, for callers that validate it.
-func SARIF(r *audit.Result) *sarif.Report {
+func SARIF(r *audit.Result) *sarif.Report { return SARIFWith(r, Options{}) }
+
+// SARIFWith builds the SARIF report of r with o.
+//
+// Where a result is: an image is not a file, and GitHub code scanning
+// shows only results located at a file of the repository (it rejects or
+// drops others), so each result says its reference in its message and
+// carries it as a logical location (kind "image"), which any SARIF viewer
+// can show. It also has a physical location, with a region at line 1, when
+// there is a file to point at: [Options.SARIFFile] (the Dockerfile that
+// builds the image, say) for every result, else the index.json of an OCI
+// layout given by a relative path (a buildx archive unpacked in the
+// checkout). A registry reference gets no physical location: a docker://
+// URI is valid SARIF but not a repository file, and GitHub's upload fails
+// on a URI scheme it does not know, which would lose every result.
+func SARIFWith(r *audit.Result, o Options) *sarif.Report {
 	doc := sarif.NewReport()
 	run := sarif.NewRunWithInformationURI("mlaudit", "https://github.com/mlaudit/mlaudit")
 	run.Tool.Driver.WithName("mlaudit")
+	if o.ToolVersion != "" {
+		run.Tool.Driver.WithVersion(o.ToolVersion)
+	}
 	for _, info := range audit.Codes() {
 		help := info.Summary + " " + info.Why + " Fix: " + info.Hint
 		run.AddRule(string(info.Code)).
@@ -35,15 +56,19 @@ func SARIF(r *audit.Result) *sarif.Report {
 			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(info.Severity)))
 	}
 	for _, f := range r.Findings {
-		msg := f.Message
+		msg := f.Ref.String() + ": "
 		if f.Platform != "" {
-			msg = f.Platform + ": " + msg
+			msg += f.Platform + ": "
 		}
-		location := sarif.NewLocationWithPhysicalLocation(
-			sarif.NewPhysicalLocation().WithArtifactLocation(sarif.NewArtifactLocation().WithURI(artifactURI(f.Ref))))
-		location.WithLogicalLocations([]*sarif.LogicalLocation{
+		msg += f.Message
+		location := sarif.NewLocation().WithLogicalLocations([]*sarif.LogicalLocation{
 			sarif.NewLogicalLocation().WithFullyQualifiedName(f.Ref.String()).WithKind("image"),
 		})
+		if uri := fileOf(f.Ref, o); uri != "" {
+			location.WithPhysicalLocation(sarif.NewPhysicalLocation().
+				WithArtifactLocation(sarif.NewArtifactLocation().WithURI(uri)).
+				WithRegion(sarif.NewRegion().WithStartLine(1)))
+		}
 		// WithPartialFingerprints, not AddPartialFingerprint: go-sarif's
 		// Add writes into a nil map on a new result.
 		run.CreateResultForRule(string(f.Code)).
@@ -67,18 +92,19 @@ func SARIF(r *audit.Result) *sarif.Report {
 	return doc
 }
 
-// artifactURI writes a reference as the URI SARIF requires: registry
-// references as docker://REF (skopeo's transport syntax; a bare
-// "host:port/repo" does not parse as a URI), layout references as they are
-// (oci:DIR:TAG is already one). A byte a URI path may not hold (a space, a
-// control, a pipe, a backtick, anything not ASCII: a layout's directory and
-// ref names may hold them) is percent-encoded, so one such reference does
-// not make the report invalid.
-func artifactURI(at ref.Ref) string {
-	if at.Scheme == ref.Layout {
-		return uriPath(at.String())
+// fileOf is the repository file a result about at is located at, as a
+// relative URI, or "" for none (see [SARIFWith]).
+func fileOf(at ref.Ref, o Options) string {
+	if o.SARIFFile != "" {
+		return uriPath(filepath.ToSlash(o.SARIFFile))
 	}
-	return "docker://" + uriPath(at.String())
+	if at.Scheme == ref.Layout && at.Path != "" && !filepath.IsAbs(at.Path) {
+		p := filepath.ToSlash(filepath.Clean(at.Path))
+		if p != ".." && !strings.HasPrefix(p, "../") {
+			return uriPath(path.Join(p, "index.json"))
+		}
+	}
+	return ""
 }
 
 // uriPath percent-encodes the bytes of s that are not RFC 3986 path

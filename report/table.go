@@ -18,19 +18,69 @@ import (
 // terminals are at least this wide.
 const width = 80
 
-// renderTable writes, for each image, its reference, a table of its
-// platforms and its findings with their hints; then what could not be
-// audited; then a summary line. ASCII only and 80 columns wide (but for
-// long references), so it pastes cleanly into any CI log.
-func renderTable(w io.Writer, r *audit.Result) error {
-	p := &printer{w: w}
+// FullTables is how many images a table report shows in full: beyond it,
+// an image without findings gets one line (see [Options.All]).
+const FullTables = 20
+
+// Options change how [RenderWith] writes a report.
+type Options struct {
+	// Colour writes ANSI colours in the table report: ERROR and the
+	// failing images red, WARNING yellow. Default: no colour.
+	Colour bool
+	// All shows every image in full: its platform table in the table
+	// report, its row unfolded in markdown and HTML. Default: when there
+	// are more than [FullTables] images, passing ones are brief.
+	All bool
+	// SARIFFile is a file in the repository (the Dockerfile that builds
+	// the images, say) that SARIF results are located at, line 1, so
+	// GitHub code scanning shows them. Default: none (see [SARIFWith]).
+	SARIFFile string
+	// ToolVersion is the mlaudit version SARIF names its tool driver with.
+	// Default: none.
+	ToolVersion string
+}
+
+// brief reports whether passing images are shown briefly.
+func (o Options) brief(images int) bool { return !o.All && images > FullTables }
+
+// ANSI colours, written only with [Options.Colour].
+const (
+	red    = "\x1b[31m"
+	yellow = "\x1b[33m"
+	reset  = "\x1b[0m"
+)
+
+// renderTable writes, for each image in the order of [sortedImages]
+// (failing first), its reference, a table of its platforms and its
+// findings with their hints; each ERROR and WARNING line names its image,
+// so grep finds them. Beyond [FullTables] images, those without findings
+// get one line each under PASSING. Then what could not be audited, the
+// list of failing references, and a summary line. ASCII only and 80
+// columns wide (but for long references), so it pastes cleanly into any CI
+// log.
+func renderTable(w io.Writer, r *audit.Result, o Options) error {
+	p := &printer{w: w, colour: o.Colour}
 	byRef := findingsByRef(r.Findings)
-	for _, img := range r.Images {
+	images := sortedImages(r)
+	var passing []audit.Image
+	for _, img := range images {
+		found := byRef[img.Ref.String()]
+		if len(found) == 0 && o.brief(len(images)) {
+			passing = append(passing, img)
+			continue
+		}
 		p.image(img)
-		for _, f := range byRef[img.Ref.String()] {
+		for _, f := range found {
 			p.finding(f)
 		}
 		delete(byRef, img.Ref.String())
+		p.line("")
+	}
+	if len(passing) > 0 {
+		p.line(fmt.Sprintf("PASSING (%s without findings; --show all prints their tables)", plural(len(passing), "image")))
+		for _, img := range passing {
+			p.line("  " + img.Ref.String())
+		}
 		p.line("")
 	}
 	// Findings about references with no image of their own: mirror copies,
@@ -53,19 +103,40 @@ func renderTable(w io.Writer, r *audit.Result) error {
 		}
 		p.line("")
 	}
+	if failing := failingRefs(r); len(failing) > 0 {
+		p.painted(red, fmt.Sprintf("FAILING (%d of %s)", len(failing), plural(len(r.Images), "image")), "")
+		for _, s := range failing {
+			p.painted(red, "  "+clean(s), "")
+		}
+		p.line("")
+	}
 	p.line(Summary(r))
 	return p.err
 }
 
 type printer struct {
-	w   io.Writer
-	err error
+	w      io.Writer
+	colour bool
+	err    error
 }
 
 // line writes s, cleaned (see [clean]), and a newline.
 func (p *printer) line(s string) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintln(p.w, clean(s))
+	}
+}
+
+// painted writes head in colour (when the printer has colour) then rest,
+// both cleaned, and a newline: colour codes are written only here, around
+// text that is already clean.
+func (p *printer) painted(colour, head, rest string) {
+	head, rest = clean(head), clean(rest)
+	if p.colour && head != "" {
+		head = colour + head + reset
+	}
+	if p.err == nil {
+		_, p.err = fmt.Fprintln(p.w, head+rest)
 	}
 }
 
@@ -109,14 +180,48 @@ func (p *printer) image(img audit.Image) {
 	}
 }
 
+// finding writes a finding: a head line that names the severity, code,
+// platform and image (so grep ERROR tells which images fail), then the
+// message and the fix.
 func (p *printer) finding(f audit.Finding) {
-	head := fmt.Sprintf("%-7s %s", strings.ToUpper(f.Severity.String()), f.Code)
-	if f.Platform != "" {
-		head += "  " + f.Platform
+	sev := strings.ToUpper(f.Severity.String())
+	colour := yellow
+	if f.Severity == audit.Error {
+		colour = red
 	}
-	p.line(head)
+	rest := strings.Repeat(" ", max(1, 8-len(sev))) + string(f.Code)
+	if f.Platform != "" {
+		rest += "  " + clean(f.Platform)
+	}
+	rest += "  " + fitRef(clean(f.Ref.String()), width-len(sev)-len(rest)-2)
+	p.painted(colour, sev, rest)
 	p.wrapped("        ", f.Message)
 	p.wrapped("        fix: ", f.Hint)
+}
+
+// fitRef shortens a reference to room columns, when it is longer, by
+// dropping its start at a slash: ".../name:tag" keeps the tag and as many
+// of the repository's last parts as fit, which tell images apart (the full
+// reference heads the image's block). It never cuts the last part: a
+// line overflows rather than lose the tag.
+func fitRef(s string, room int) string {
+	if len(s) <= room {
+		return s
+	}
+	last := strings.LastIndexByte(s, '/')
+	if at := strings.IndexByte(s, '@'); at >= 0 && at < last {
+		last = strings.LastIndexByte(s[:at], '/') // a digest holds no slash, but be sure
+	}
+	if last < 0 {
+		return s
+	}
+	cut := last
+	for i := last - 1; i > 0; i-- {
+		if s[i] == '/' && 3+len(s)-i <= room {
+			cut = i
+		}
+	}
+	return "..." + s[cut:]
 }
 
 // newTable makes the ASCII, left-aligned table every table report uses.
@@ -151,10 +256,13 @@ func Summary(r *audit.Result) string {
 	if len(r.Errors) > 0 {
 		s += fmt.Sprintf(", %d not audited", len(r.Errors))
 	}
-	if r.Stats.Requests == nil {
-		return s + "."
+	if r.Stats.Requests != nil {
+		s += fmt.Sprintf("; %s in %s", plural(int(r.Stats.RequestsTotal), "request"), (time.Duration(r.Stats.DurationMs) * time.Millisecond).String())
 	}
-	return s + fmt.Sprintf("; %s in %s.", plural(int(r.Stats.RequestsTotal), "request"), (time.Duration(r.Stats.DurationMs)*time.Millisecond).String())
+	if r.CompletenessNotChecked != "" {
+		return s + ". Note: " + r.CompletenessNotChecked + "."
+	}
+	return s + "."
 }
 
 func plural(n int, word string) string {

@@ -10,8 +10,11 @@ import (
 // Annotation keys BuildKit writes on attestation manifests in an index. No
 // library exports them: they are Docker's, not OCI's.
 const (
-	// AnnotationReferenceType marks an index entry as an attestation when
-	// its value is [AttestationManifest].
+	// AnnotationReferenceType marks an index entry as something that
+	// refers to an image rather than being one: [AttestationManifest]
+	// today, other values as BuildKit adds kinds. Any value on an entry
+	// without a runnable platform (unknown/unknown, or none) makes it an
+	// attestation for [IsAttestation].
 	AnnotationReferenceType = "vnd.docker.reference.type"
 	// AnnotationReferenceDigest names the digest of the image an
 	// attestation describes.
@@ -65,9 +68,24 @@ func (n *Node) IsAttestation() bool {
 	return IsAttestation(n.Descriptor)
 }
 
-// IsAttestation reports whether an index entry is an attestation manifest.
+// IsAttestation reports whether an index entry is an attestation manifest:
+// one annotated [AnnotationReferenceType] [AttestationManifest], or
+// annotated [AnnotationReferenceType] with any other value and listed
+// without a runnable platform (unknown/unknown, or no platform). BuildKit
+// writes other reference types beside attestation-manifest; none of them
+// is an image a client runs, so none counts as a platform. An entry with a
+// real platform and an unknown reference type is still judged as an
+// image: the annotation alone does not hide a runnable image.
 func IsAttestation(d v1.Descriptor) bool {
-	return d.Annotations[AnnotationReferenceType] == AttestationManifest
+	kind, ok := d.Annotations[AnnotationReferenceType]
+	switch {
+	case !ok:
+		return false
+	case kind == AttestationManifest:
+		return true
+	}
+	p := d.Platform
+	return p == nil || (p.OS == "unknown" && p.Architecture == "unknown") || (p.OS == "" && p.Architecture == "")
 }
 
 // Claimed is the platform the parent index claims for n, or nil (a root,
@@ -92,16 +110,20 @@ func (n *Node) MediaType() types.MediaType {
 
 // Images returns the image manifests below n, walking nested indexes, in
 // index order: the entries whose platforms count for n. For an image, it is
-// n itself. Attestation entries are left out, and so are the entries of a
+// n itself. Attestation and artifact entries are left out (an artifact
+// holds no images: see [Node.IsArtifact]), and so are the entries of a
 // nested index listed again (see [Node.Walk]): each image entry of each
 // distinct index is returned once.
 func (n *Node) Images() []*Node {
+	if n.IsArtifact() {
+		return nil
+	}
 	if !n.IsIndex() {
 		return []*Node{n}
 	}
 	var out []*Node
 	n.Walk(func(_, c *Node, _ bool) {
-		if !c.IsAttestation() && !c.IsIndex() {
+		if !c.IsAttestation() && !c.IsIndex() && !c.IsArtifact() {
 			out = append(out, c)
 		}
 	})

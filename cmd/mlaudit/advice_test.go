@@ -6,6 +6,7 @@ import (
 
 	"github.com/mlaudit/mlaudit/registry"
 	"github.com/mlaudit/mlaudit/repair"
+	"github.com/mlaudit/mlaudit/report"
 )
 
 // TestAdviceNamesOnlyFlagsTheCommandHas: neutral library errors get the
@@ -25,7 +26,7 @@ func TestAdviceNamesOnlyFlagsTheCommandHas(t *testing.T) {
 		{"audit", fmt.Errorf("something else"), ""},
 	}
 	for _, tt := range tests {
-		cmd := newAuditCmd()
+		cmd := newAuditCmd(report.Options{})
 		if tt.cmd == "repair" {
 			cmd = newRepairCmd()
 		}

@@ -41,6 +41,7 @@ func TestArchitectureImports(t *testing.T) {
 		"report":   {"audit", "internal/safetext", "platform", "policy", "ref", "repair"},
 		"deep":     {"internal/memo", "platform", "tree"},
 		"cache":    {"internal/atomicfile"},
+		"serve":    {"audit", "policy", "report"},
 		"registry": {"cache", "internal/atomicfile", "internal/memo", "internal/safetext", "platform", "ref", "tree"},
 	}
 	io := []string{"net/http", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/google/go-containerregistry/pkg/v1/layout"}

@@ -23,13 +23,20 @@ type auditFlags struct {
 	signatures bool
 	backups    bool
 	targetFlags
-	quiet     bool
-	deep      bool
-	deepFiles int
+	quiet       bool
+	deep        bool
+	deepFiles   int
+	pushGateway string
+	pushJob     string
+	show        string
+	sarifFile   string
+	// report is how reports are written: colour and version from the
+	// terminal and the build, All and SARIFFile from the flags.
+	report report.Options
 }
 
-func newAuditCmd() *cobra.Command {
-	f := &auditFlags{}
+func newAuditCmd(ro report.Options) *cobra.Command {
+	f := &auditFlags{report: ro}
 	cmd := &cobra.Command{
 		Use:   "audit [flags] TARGET...",
 		Short: "Check multi-arch images for missing architectures and platform mismatches",
@@ -79,6 +86,10 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on standard error")
 	fl.BoolVar(&f.deep, "deep", false, "also read each image's layers and check its executables (ELF, PE) are built for its platform: binary-arch-mismatch")
 	fl.IntVar(&f.deepFiles, "deep-files", deep.DefaultLimits.Files, "with --deep, read at most this many executables per image")
+	fl.StringVar(&f.show, "show", "failing", "which images the report shows in full: failing (beyond 20 images, passing ones get a line each) or all")
+	fl.StringVar(&f.sarifFile, "sarif-file", "", "with --format sarif, place results at this file of your repository, line 1 (e.g. Dockerfile), so GitHub code scanning shows them")
+	fl.StringVar(&f.pushGateway, "push-gateway", "", "also push the metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091), replacing the job's group: for a CronJob")
+	fl.StringVar(&f.pushJob, "push-job", DefaultPushJob, "with --push-gateway, the job label to push under")
 	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
@@ -108,6 +119,17 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err := checkOutput(cmd); err != nil {
 		return usageError(err)
 	}
+	if err := checkPushGateway(f.pushGateway); err != nil {
+		return usageError(err)
+	}
+	switch f.show {
+	case "all":
+		f.report.All = true
+	case "failing":
+	default:
+		return usageError(fmt.Errorf("--show %q: give failing or all", f.show))
+	}
+	f.report.SARIFFile = f.sarifFile
 	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures, Backups: f.backups}
 	sess, err := f.registry.open(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(filter))
 	if err != nil {
@@ -130,8 +152,13 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	}
 	result := audit.Run(cmd.Context(), client, targets(refs, pol, f.deep), opts)
 	adviseResult(cmd, result)
-	if err := writeReport(cmd, f.output, format, result); err != nil {
+	if err := writeReport(cmd, f.output, format, result, f.report); err != nil {
 		return &exitError{code: exitUnaudited, err: err}
+	}
+	if f.pushGateway != "" {
+		if err := pushMetrics(f.pushGateway, f.pushJob, result); err != nil {
+			return &exitError{code: exitUnaudited, err: err}
+		}
 	}
 	if cmd.Context().Err() != nil {
 		return cmd.Context().Err()
@@ -146,12 +173,14 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 }
 
 // writeReport renders the result to --output or standard output. With
-// --output, the summary line still goes to standard output for the log.
-func writeReport(cmd *cobra.Command, output string, format report.Format, r *audit.Result) error {
+// --output, the summary line still goes to standard output for the log,
+// and the file gets no terminal colours.
+func writeReport(cmd *cobra.Command, output string, format report.Format, r *audit.Result, o report.Options) error {
 	if output == "" {
-		return report.Render(cmd.OutOrStdout(), format, r)
+		return report.RenderWith(cmd.OutOrStdout(), format, r, o)
 	}
-	if err := writeFileAtomically(output, func(w io.Writer) error { return report.Render(w, format, r) }); err != nil {
+	o.Colour = false
+	if err := writeFileAtomically(output, func(w io.Writer) error { return report.RenderWith(w, format, r, o) }); err != nil {
 		return fmt.Errorf("--output: %w", err)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r), "Report written to", output+".")

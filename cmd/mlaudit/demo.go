@@ -10,7 +10,8 @@ import (
 	"github.com/mlaudit/mlaudit/report"
 )
 
-func newDemoCmd() *cobra.Command {
+// newDemoCmd is the demo; its reports are written with ro.
+func newDemoCmd(ro report.Options) *cobra.Command {
 	var format string
 	var verbose bool
 	cmd := &cobra.Command{
@@ -32,7 +33,7 @@ It exits 0 when the demo ran, whatever it found: the findings are the point.`,
 			if err != nil {
 				return usageError(err)
 			}
-			opts := demo.Options{Format: f}
+			opts := demo.Options{Format: f, Report: ro}
 			if verbose {
 				opts.Registry = append(opts.Registry, registry.WithLog(cmd.ErrOrStderr()))
 			}

@@ -125,21 +125,20 @@ func TestGitHubActionsExample(t *testing.T) {
 }
 
 // TestKubernetesExample runs the CronJob's container arguments with the
-// ConfigMap's policy (pointed at a test registry) and reads the textfile
-// it writes with the Prometheus parser.
+// ConfigMap's policy (pointed at a test registry) and a real Pushgateway in
+// place of the cluster's, and reads the pushed series back.
 func TestKubernetesExample(t *testing.T) {
 	raw, err := os.ReadFile(examples + "kubernetes/mlaudit-cronjob.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	type container struct {
-		Args         []string `yaml:"args"`
-		VolumeMounts []struct {
-			Name      string `yaml:"name"`
-			MountPath string `yaml:"mountPath"`
-		} `yaml:"volumeMounts"`
+	if strings.Contains(string(raw), "hostPath:") {
+		t.Error("the CronJob must not use hostPath (refused by the baseline Pod Security Standard)")
 	}
-	var targets string
+	type container struct {
+		Args []string `yaml:"args"`
+	}
+	var policy string
 	var args []string
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	for {
@@ -164,7 +163,7 @@ func TestKubernetesExample(t *testing.T) {
 		}
 		switch doc.Kind {
 		case "ConfigMap":
-			targets = doc.Data["policy.yaml"]
+			policy = doc.Data["policy.yaml"]
 		case "CronJob":
 			if doc.Spec.Schedule == "" {
 				t.Error("the CronJob has no schedule")
@@ -172,49 +171,41 @@ func TestKubernetesExample(t *testing.T) {
 			args = doc.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
 		}
 	}
-	if targets == "" || len(args) == 0 {
+	if policy == "" || len(args) == 0 {
 		t.Fatalf("the example should hold a ConfigMap with policy.yaml and a CronJob with args")
 	}
 
 	host := testregistry.InProcess(t, nil)
 	seedStories(t, host)
+	gateway := startPushgateway(t)
 	dir := t.TempDir()
-	targetsFile := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(targetsFile, []byte(strings.ReplaceAll(targets, "registry.example.com", host)), 0o644); err != nil {
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(strings.ReplaceAll(policy, "registry.example.com", host)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	textfile := filepath.Join(dir, "mlaudit.prom")
 	for i, a := range args {
-		a = strings.Replace(a, "/etc/mlaudit/policy.yaml", targetsFile, 1)
-		args[i] = strings.Replace(a, "/textfile/mlaudit.prom", textfile, 1)
+		a = strings.Replace(a, "/etc/mlaudit/policy.yaml", policyFile, 1)
+		a = strings.Replace(a, "http://pushgateway.monitoring.svc:9091", "http://"+gateway, 1)
+		args[i] = strings.Replace(a, "--cache-dir=/cache", "--cache-dir="+filepath.Join(dir, "cache"), 1)
 	}
 	if r := mlaudit(t, "", args...); r.code != 0 {
 		t.Fatalf("the CronJob's command: exit %d (--fail-on=never keeps the job green)\n%s", r.code, r.stderr)
 	}
-	f, err := os.Open(textfile)
+	_, body := get("http://" + gateway + "/metrics")
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the Pushgateway's metrics do not parse: %v", err)
 	}
-	defer f.Close()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := p.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("node exporter could not read the textfile: %v", err)
-	}
-	mf := families["mlaudit_findings"]
 	errorsFound := 0.0
-	for _, m := range mf.GetMetric() {
+	for _, m := range families["mlaudit_findings"].GetMetric() {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == "severity" && l.GetValue() == "error" {
 				errorsFound += m.GetGauge().GetValue()
 			}
 		}
 	}
-	if errorsFound != 1 || families["mlaudit_last_success_timestamp_seconds"] == nil {
-		t.Errorf("the textfile should carry the runtime list's missing-platform error (%v) and a success time", errorsFound)
-	}
-	leftovers, _ := filepath.Glob(filepath.Join(dir, ".mlaudit.prom*"))
-	if len(leftovers) != 0 {
-		t.Errorf("the atomic write left temporary files: %v", leftovers)
+	if errorsFound != 1 || len(families["mlaudit_last_success_timestamp_seconds"].GetMetric()) == 0 {
+		t.Errorf("the Pushgateway should hold the runtime list's missing-platform error (%v) and each repository's last success", errorsFound)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mlaudit/mlaudit/audit"
 	"github.com/mlaudit/mlaudit/repair"
+	"github.com/mlaudit/mlaudit/report"
 )
 
 // TestREADMEDocumentsEverything keeps the README in step with the code:
@@ -29,7 +30,7 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 			t.Errorf("README lacks the row for %s, exactly:\n%s", c.Code, row)
 		}
 	}
-	for _, cmd := range []*cobra.Command{newAuditCmd(), newRepairCmd()} {
+	for _, cmd := range []*cobra.Command{newAuditCmd(report.Options{}), newRepairCmd()} {
 		cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			if !strings.Contains(readme, "`--"+f.Name) {
 				t.Errorf("README does not document %s --%s", cmd.Name(), f.Name)

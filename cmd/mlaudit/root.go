@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlaudit/mlaudit/internal/safetext"
+	"github.com/mlaudit/mlaudit/report"
 )
 
 // Exit codes, a contract for scripts.
@@ -41,7 +43,10 @@ func usageError(err error) error { return &exitError{code: exitUsage, err: err} 
 
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
+	term := detectTerminal(stdout, stderr, os.Getenv)
+	stdout, stderr = term.wire(stdout, stderr)
+	v := buildVersion()
+	root := newRootCmd(v, report.Options{Colour: term.colour, ToolVersion: v.Version})
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -67,10 +72,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-func newRootCmd() *cobra.Command {
+// newRootCmd builds the commands; reports written to standard output get
+// ro (colour when it is a terminal, the version for SARIF).
+func newRootCmd(v versionInfo, ro report.Options) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "mlaudit",
-		Short: "Audit and repair multi-arch container images",
+		Version: v.String(),
+		Use:     "mlaudit",
+		Short:   "Audit and repair multi-arch container images",
 		Long: `mlaudit finds broken multi-arch images before your users do: an index that
 lost an architecture, a per-arch tag holding the wrong one, an index entry
 whose image config says another platform.
@@ -85,6 +93,20 @@ Then audit your own images:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAuditCmd(), newRepairCmd(), newPolicyCmd(), newCodesCmd(), newDemoCmd())
+	root.AddCommand(newAuditCmd(ro), newRepairCmd(), newPolicyCmd(), newCodesCmd(), newDemoCmd(ro), newServeCmd(), newVersionCmd(v))
+	root.SetVersionTemplate("mlaudit {{.Version}}\n")
+	addCompletions(root)
 	return root
+}
+
+func newVersionCmd(v versionInfo) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print mlaudit's version, commit and build date",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "mlaudit", v.String())
+			return err
+		},
+	}
 }

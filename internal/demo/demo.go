@@ -31,6 +31,8 @@ import (
 type Options struct {
 	// Format is the report format; table prints one section per story.
 	Format report.Format
+	// Report is how reports are written (colour, the version for SARIF).
+	Report report.Options
 	// Registry options (for example request logging) for the client.
 	Registry []registry.Option
 }
@@ -86,9 +88,9 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*audit.Result, error) 
 	}
 	result := audit.Run(ctx, auditClient, targets, audit.Options{Deep: &deep.Inspector{Limits: deep.DefaultLimits}})
 	if opts.Format != report.Table {
-		return result, report.Render(w, opts.Format, result)
+		return result, report.RenderWith(w, opts.Format, result, opts.Report)
 	}
-	if err := renderSections(w, sections, result); err != nil {
+	if err := renderSections(w, sections, result, opts.Report); err != nil {
 		return nil, err
 	}
 	runtime, err := ref.Parse(dest.Registry + "/" + stories.AIBrixRuntime)
@@ -149,7 +151,7 @@ func (s section) owns(r ref.Ref) bool {
 	return false
 }
 
-func renderSections(w io.Writer, sections []section, result *audit.Result) error {
+func renderSections(w io.Writer, sections []section, result *audit.Result, o report.Options) error {
 	fmt.Fprintf(w, "mlaudit demo: %d real multi-arch failures, seeded into an in-process registry\n\n", len(sections))
 	for i, sec := range sections {
 		heading := fmt.Sprintf("%d. %s", i+1, sec.story.Source)
@@ -158,7 +160,7 @@ func renderSections(w io.Writer, sections []section, result *audit.Result) error
 			fmt.Fprintln(w, l)
 		}
 		fmt.Fprintf(w, "Required: %s\n\n", platform.FormatList(sec.require))
-		if err := report.Render(w, report.Table, filter(result, sec.owns)); err != nil {
+		if err := report.RenderWith(w, report.Table, filter(result, sec.owns), o); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
