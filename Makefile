@@ -17,8 +17,12 @@ COSIGN := github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 REGCTL := github.com/regclient/regclient/cmd/regctl@v0.11.7
 
 # Fuzz targets (package:name) run briefly by make test; their seed corpora
-# are committed under each package's testdata/fuzz.
-FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse policy:FuzzParseTyped report:FuzzRenderHostile registry:FuzzWalkAndCheck ref:FuzzParse ref:FuzzParsePattern deep:FuzzClassify deep:FuzzScan
+# are committed under each package's testdata/fuzz. report's
+# FuzzRenderHostile renders tables (a few ms each), too slow for a 5 s
+# run on a loaded 2-core machine (its baseline alone can take the whole
+# budget): its seeds run with every `go test ./report`; fuzz it with
+# `go test -fuzz FuzzRenderHostile -fuzztime 5m ./report`.
+FUZZ := platform:FuzzParse platform:FuzzFromTag policy:FuzzParse policy:FuzzParseTyped registry:FuzzWalkAndCheck ref:FuzzParse ref:FuzzParsePattern deep:FuzzClassify deep:FuzzScan
 FUZZTIME ?= 5s
 
 ## test: install test dependencies, vet, staticcheck, gofmt, every test under the race detector, short fuzz runs

@@ -60,6 +60,9 @@ const (
 	StaleArchTag         Code = "stale-arch-tag"
 	MirrorDrift          Code = "mirror-drift"
 	BinaryArchMismatch   Code = "binary-arch-mismatch"
+	PlatformDropped      Code = "platform-dropped"
+	OrphanReferrer       Code = "orphan-referrer"
+	Unsigned             Code = "unsigned"
 )
 
 // CodeInfo describes a finding code: its severity, what it means, why it
@@ -126,13 +129,25 @@ var codes = []CodeInfo{
 		"Users of the per-arch tag run an older (or newer) build than users of the multi-arch tag, and nobody notices.",
 		"Push the per-arch tags and the multi-arch list from the same build, or rebuild the list from the per-arch tags (`mlaudit repair --per-arch '{tag}-{arch}' --prefer-sources`)."},
 	{MirrorDrift, Error,
-		"A mirror's copy of the tag lacks platforms or holds other images than the source.",
-		"Users of the mirror pull something else than users of the source, or nothing at all for the missing platform.",
-		"Copy the whole list again (`skopeo copy --all`, `crane copy`), and audit the source before syncing."},
+		"A mirror's copy of the tag lacks platforms, holds other images than the source, or lacks the signatures and referrers the source has for them.",
+		"Users of the mirror pull something else than users of the source, or nothing at all for the missing platform; without the signatures, admission controllers refuse the mirror's images.",
+		"Copy the whole list again (`skopeo copy --all`, `crane copy`) with its signatures and referrers (`cosign copy`, `regctl image copy --referrers`), and audit the source before syncing."},
 	{BinaryArchMismatch, Error,
 		"The image's executables are built for another architecture than its config and index say (found with --deep).",
 		"On a real machine of that architecture it fails with \"exec format error\"; under QEMU emulation in CI it runs, slowly, and hides the mistake.",
 		"Build or download the binaries for the target platform ($TARGETARCH in a Dockerfile, or cross-compile from $BUILDPLATFORM), then rebuild the image."},
+	{PlatformDropped, Warning,
+		"A release tag holds fewer platforms than the release before it, in version order (found when walking a repository).",
+		"Users on the dropped platform who upgrade get \"no matching manifest\"; a build job that failed for one architecture often leaves exactly this.",
+		"Build and push the dropped platform and re-create the list (`mlaudit repair --per-arch '{tag}-{arch}'`); if the drop is intended, say so in the release notes and ignore the code for that repository."},
+	{OrphanReferrer, Warning,
+		"A signature, attestation or referrers tag (sha256-<hex>, sha256-<hex>.sig) names a subject no tag of the repository reaches (found when walking a repository).",
+		"A retag or a rebuilt index left it behind: verifiers of the current tags do not see it, and the stale tag misleads whoever reads the tag list.",
+		"Sign or attach again to the digest the tag points at now (`cosign sign IMAGE@DIGEST`), then delete the stale tag (`crane delete`, `regctl tag delete`)."},
+	{Unsigned, Error,
+		"A manifest that must be signed (`--require-signatures index`, `children` or `all`) has no signature: no cosign tag sha256-<hex>.sig and no signature among its OCI 1.1 referrers.",
+		"Admission controllers that verify signatures (Kyverno, Sigstore policy-controller, Ratify) refuse to run it, or, where they check only the index, run children nobody signed.",
+		"Sign the digest the tag points at, and each child with `cosign sign --recursive` (or `notation sign`), after the last push; sign again after any repair, whose new index has a new digest."},
 }
 
 // Codes returns every finding code with its description, in a stable order.

@@ -221,3 +221,79 @@ func siblingNotListed(img *Image, found []Finding, r ref.Ref, root *tree.Node, s
 	}
 	return out
 }
+
+// mirrorSignatures reports what refers to the source's manifests but not
+// to the mirror's copies of them (mirror-drift): cosign's tags
+// (sha256-<hex>.sig, .att, .sbom) and OCI 1.1 referrers (signatures,
+// SBOMs, attestations), compared for each manifest both hold by digest
+// (a manifest the mirror lacks is already reported). Copying without
+// them (`skopeo copy --all` without --preserve-signatures, `crane copy`)
+// leaves a mirror whose images no verifier admits. It needs a source
+// that lists tags ([Siblings]) and referrers ([Referrers]); referrers are
+// asked only for manifests that have some in the source.
+func (a *auditor) mirrorSignatures(ctx context.Context, r ref.Ref, source *tree.Node, mirror ref.Ref, copy *tree.Node) ([]Finding, error) {
+	if source == nil || copy == nil || source.IsArtifact() {
+		return nil, nil
+	}
+	if _, ok := a.src.(Siblings); !ok {
+		return nil, nil
+	}
+	inCopy := map[string]bool{copy.Descriptor.Digest.String(): true}
+	copy.Walk(func(_, c *tree.Node, _ bool) { inCopy[c.Descriptor.Digest.String()] = true })
+	digests := []string{source.Descriptor.Digest.String()}
+	seen := map[string]bool{digests[0]: true}
+	for _, img := range source.Images() {
+		if d := img.Descriptor.Digest.String(); !seen[d] {
+			seen[d] = true
+			digests = append(digests, d)
+		}
+	}
+	srcTags, err := a.tags(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("listing tags to compare signatures: %w", err)
+	}
+	mirrorTags, err := a.tags(ctx, mirror)
+	if err != nil {
+		return nil, fmt.Errorf("listing tags to compare signatures: %w", err)
+	}
+	info := MirrorDrift.Info()
+	var out []Finding
+	for _, d := range digests {
+		if !inCopy[d] {
+			continue
+		}
+		for _, t := range ref.SignatureTags(d) {
+			if slices.Contains(srcTags, t) && !slices.Contains(mirrorTags, t) {
+				out = append(out, Finding{Ref: mirror, Digest: d, Code: MirrorDrift, Severity: info.Severity, Hint: info.Hint,
+					Message: fmt.Sprintf("the mirror lacks the cosign tag %s of %s, which %s has: the copy lost its signature, attestation or SBOM", t, ref.ShortDigest(d), r.Repo())})
+			}
+		}
+		want, err := a.referrers(ctx, r, d)
+		if err != nil {
+			return out, fmt.Errorf("listing the referrers of %s: %w", r.WithDigest(d), err)
+		}
+		if len(want) == 0 {
+			continue
+		}
+		got, err := a.referrers(ctx, mirror, d)
+		if err != nil {
+			return out, fmt.Errorf("listing the referrers of %s: %w", mirror.WithDigest(d), err)
+		}
+		have := map[string]bool{}
+		for _, g := range got {
+			have[g.Digest.String()] = true
+		}
+		for _, w := range want {
+			if have[w.Digest.String()] {
+				continue
+			}
+			kind := w.ArtifactType
+			if kind == "" {
+				kind = string(w.MediaType)
+			}
+			out = append(out, Finding{Ref: mirror, Digest: d, Code: MirrorDrift, Severity: info.Severity, Hint: info.Hint,
+				Message: fmt.Sprintf("the mirror lacks the referrer %s (%s) of %s, which %s has: the copy lost its signatures or attachments", ref.ShortDigest(w.Digest.String()), kind, ref.ShortDigest(d), r.Repo())})
+		}
+	}
+	return out, nil
+}

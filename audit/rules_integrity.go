@@ -37,9 +37,9 @@ func checkIntegrity(c *checker) {
 		}
 		var mismatch *tree.DigestMismatchError
 		switch {
-		case errors.Is(n.Err, tree.ErrMissing) && c.ref.Scheme == ref.Layout:
+		case errors.Is(n.Err, tree.ErrMissing) && c.ref.IsExport():
 			mark(l.row, StatusMissingChild)
-			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s, which was not exported to the layout (%s)", lists, what, partialExport)
+			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s, which was not exported to the layout or archive (%s)", lists, what, partialExport)
 			c.findings[len(c.findings)-1].Hint = layoutMissingHint
 		case errors.Is(n.Err, tree.ErrMissing):
 			mark(l.row, StatusMissingChild)

@@ -58,6 +58,10 @@ type Target struct {
 	// platform (binary-arch-mismatch). Options.Deep must be set, and the
 	// Source must implement [Layers].
 	Deep bool
+	// RequireSignatures says which manifests of each audited tag must be
+	// signed (unsigned); none when 0. The Source must implement
+	// [Siblings] and [Referrers].
+	RequireSignatures Signatures
 }
 
 // Options tune [Run].
@@ -108,6 +112,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 			planned[ref.String()] = true
 		}
 	}
+	repos := a.repositories(ctx, p.expanded)
 	asm := assembly{result: r, planned: planned, reported: map[string]bool{}, extra: map[string]bool{}}
 	for i, e := range p.expanded {
 		if e.err != nil {
@@ -118,8 +123,11 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 			if key := ref.String(); !asm.reported[key] {
 				asm.reported[key] = true
 				asm.add(p.checked[work{key: key, target: i}])
+				r.Findings = append(r.Findings, repos.byRef[key]...)
 			}
 		}
+		r.Findings = append(r.Findings, repos.byTarget[i]...)
+		r.Errors = append(r.Errors, repos.errs[i]...)
 	}
 	r.Findings = judge(r.Findings, opts)
 	r.CompletenessNotChecked = completeness(r.Images)
@@ -324,6 +332,10 @@ type auditor struct {
 	src       Source
 	nodes     memo.Map[*tree.Node]
 	inspector *deep.Inspector
+	// tagLists and referrerLists hold what signature checks listed, by
+	// repository and by reference (signatures.go).
+	tagLists      memo.Map[[]string]
+	referrerLists memo.Map[[]v1.Descriptor]
 }
 
 // fetch reads a reference once per run, however many checks need it.
@@ -345,6 +357,7 @@ func (a *auditor) check(ctx context.Context, j job) outcome {
 	}
 	a.audit(&o, j.ref, root, require)
 	a.subject(ctx, &o, j.ref, root)
+	a.requireSignatures(ctx, &o, j.ref, root, j.target.RequireSignatures)
 	if j.target.Deep {
 		a.deepCheck(ctx, &o, j.ref, root, &o.images[0])
 	}
@@ -475,6 +488,13 @@ func (a *auditor) mirrors(ctx context.Context, o *outcome, j job, root *tree.Nod
 			continue
 		}
 		o.findings = append(o.findings, mirrorDrift(j.ref, root, mirror, copy, err)...)
+		if err == nil {
+			found, err := a.mirrorSignatures(ctx, j.ref, root, mirror, copy)
+			if err != nil {
+				o.fail(mirror, err)
+			}
+			o.findings = append(o.findings, found...)
+		}
 	}
 }
 

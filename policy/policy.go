@@ -10,6 +10,7 @@
 //	targets:
 //	  - ghcr.io/org/runtime
 //	require: [linux/amd64, linux/arm64]
+//	require-signatures: all
 //	rules:
 //	  - repository: ghcr.io/org/edge-*
 //	    require: [linux/amd64, linux/arm64, linux/arm/v7]
@@ -51,6 +52,9 @@ type Policy struct {
 	// Require is what every image must provide unless a rule says
 	// otherwise.
 	Require []platform.Platform
+	// RequireSignatures says which manifests of every tag audited must be
+	// signed (index, children or all); 0 requires none.
+	RequireSignatures audit.Signatures
 	// Rules set requirements per repository (and tag pattern); the first
 	// that matches a reference wins.
 	Rules []Rule
@@ -116,7 +120,7 @@ func Parse(data []byte, name string) (*Policy, error) {
 		return nil, fmt.Errorf("%w: %s:%d: version %d is not known to this mlaudit; write version: 1", ErrInvalid, name, f.Version.line, f.Version.Value)
 	}
 	p := &Policy{
-		Name: name, Require: f.Require.list, Tags: f.Tags.re, ExcludeTags: f.ExcludeTags.re,
+		Name: name, Require: f.Require.list, RequireSignatures: f.RequireSigs.which, Tags: f.Tags.re, ExcludeTags: f.ExcludeTags.re,
 		PerArch: templatesOf(f.PerArch), Ignore: map[audit.Code]bool{}, Severity: map[audit.Code]audit.Severity{},
 	}
 	for _, t := range f.Targets {
@@ -178,6 +182,8 @@ type Requirements struct {
 	Rule *Rule
 	// Require lists the platforms each image must provide.
 	Require []platform.Platform
+	// RequireSignatures says which manifests must be signed.
+	RequireSignatures audit.Signatures
 	// Tags and ExcludeTags choose the tags of a repository or registry
 	// target.
 	Tags, ExcludeTags *regexp.Regexp
@@ -196,7 +202,7 @@ type Requirements struct {
 
 // For says what the policy asks of r, never contacting a registry.
 func (p *Policy) For(r ref.Ref) Requirements {
-	q := Requirements{Ref: r, Require: p.Require, Tags: p.Tags, ExcludeTags: p.ExcludeTags, PerArch: p.PerArch, Severity: p.Severity}
+	q := Requirements{Ref: r, Require: p.Require, RequireSignatures: p.RequireSignatures, Tags: p.Tags, ExcludeTags: p.ExcludeTags, PerArch: p.PerArch, Severity: p.Severity}
 	if rule := p.Match(r); rule != nil {
 		q.Rule, q.Require = rule, rule.Require
 	}

@@ -66,6 +66,7 @@ var (
 		{"version", &schema{shape: number, want: "a number", example: "version: 1"}},
 		{"targets", &schema{shape: list, want: "a list of references", example: "[ghcr.io/org/runtime, alpine:3]"}},
 		{"require", platformsSchema},
+		{"require-signatures", &schema{shape: text, want: "which manifests must be signed: index, children or all", example: "require-signatures: all"}},
 		{"rules", &schema{shape: list, want: "a list of rules", example: "[{repository: ghcr.io/org/*, require: [linux/amd64]}]", item: ruleSchema}},
 		{"tags", tagsSchema},
 		{"exclude-tags", &schema{shape: text, want: "one regular expression over tags", example: `'rc|nightly'`}},

@@ -135,7 +135,7 @@ func TestWrongTypesMessages(t *testing.T) {
 			`policy.yaml:2: key "<<" must be a map or a list of maps to merge`},
 		// Every problem is reported, unknown keys with the others, in file order.
 		{"version: 1\nrequire: [[linux/amd64]]\nrequires: [linux/amd64]\nrules:\n  - repository: a/*\n    tags: [x]\n",
-			"invalid policy:\n  policy.yaml:2: key \"require\" must be a list of platforms, e.g. [linux/amd64, linux/arm64]; got a list of lists\n  policy.yaml:3: unknown key \"requires\"; the keys are version, targets, require, rules (repository, tags, require), tags, exclude-tags, per-arch, mirrors, ignore, severity\n  policy.yaml:6: key \"tags\" must be one regular expression over tags, e.g. '^v\\d'; got a list"},
+			"invalid policy:\n  policy.yaml:2: key \"require\" must be a list of platforms, e.g. [linux/amd64, linux/arm64]; got a list of lists\n  policy.yaml:3: unknown key \"requires\"; the keys are version, targets, require, require-signatures, rules (repository, tags, require), tags, exclude-tags, per-arch, mirrors, ignore, severity\n  policy.yaml:6: key \"tags\" must be one regular expression over tags, e.g. '^v\\d'; got a list"},
 	} {
 		_, err := Parse([]byte(tt.yaml), "policy.yaml")
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {

@@ -18,6 +18,7 @@ type file struct {
 	Version     *version            `yaml:"version"`
 	Targets     []target            `yaml:"targets"`
 	Require     platforms           `yaml:"require"`
+	RequireSigs signaturesOf        `yaml:"require-signatures"`
 	Rules       []rule              `yaml:"rules"`
 	Tags        tagPattern          `yaml:"tags"`
 	ExcludeTags tagPattern          `yaml:"exclude-tags"`
@@ -172,5 +173,17 @@ func (s *severityOf) UnmarshalYAML(n *yaml.Node) error {
 	if err := s.severity.UnmarshalText([]byte(n.Value)); err != nil {
 		return fmt.Errorf("line %d: severity %q: use warning or error", n.Line, n.Value)
 	}
+	return nil
+}
+
+// signaturesOf is which manifests must be signed: index, children or all.
+type signaturesOf struct{ which audit.Signatures }
+
+func (s *signaturesOf) UnmarshalYAML(n *yaml.Node) error {
+	which, err := audit.ParseSignatures(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: require-signatures: %v", n.Line, err)
+	}
+	s.which = which
 	return nil
 }

@@ -24,6 +24,13 @@
 //	oci:DIR                    every entry of an OCI layout (Scheme Layout)
 //	oci:DIR:NAME               the entry whose org.opencontainers.image.ref.name is NAME
 //	oci:DIR@sha256:...         a manifest in the layout, by digest
+//	oci-archive:FILE[:NAME]    the same, in a tar file (Scheme OCIArchive); FILE - is standard input
+//	docker-archive:FILE[:REF]  what docker save wrote (Scheme DockerArchive), REF as saved ("app:1.0")
+//
+// A target written as a path ("./out.tar", "out/", "/tmp/out", a name
+// ending in .tar) is refused with a suggestion of the oci:, oci-archive: or
+// docker-archive: form, and so is a transport mlaudit does not read
+// ("foo:bar/baz", "https://..."): neither is ever looked up on a registry.
 //
 // Registry references are normalized as docker and go-containerregistry
 // normalize them: "alpine", "library/alpine", "docker.io/library/alpine" and

@@ -3,6 +3,7 @@ package ref
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,15 +14,13 @@ import (
 )
 
 // forms is appended to parse errors: what a reference may look like.
-const forms = "write registry/repo:tag, registry/repo@sha256:..., registry/repo for every tag, registry/ for every repository, or oci:DIR[:NAME]"
+const forms = "write registry/repo:tag, registry/repo@sha256:..., registry/repo for every tag, registry/ for every repository, oci:DIR[:NAME], oci-archive:FILE[:NAME] or docker-archive:FILE[:REF]"
 
 // unsupported are skopeo transports mlaudit recognises but cannot read, so
-// that "oci-archive:out.tar" is not sent to Docker Hub as a repository
-// called oci-archive.
+// that "docker-daemon:app:1" is not sent to Docker Hub as a repository
+// called docker-daemon.
 var unsupported = map[string]string{
-	"oci-archive":        "unpack the archive (mkdir out && tar -xf out.tar -C out) and audit oci:out",
-	"docker-archive":     "load it into a registry, or save it as an OCI layout, and audit that",
-	"docker-daemon":      "push the image to a registry (a local one will do) and audit it there",
+	"docker-daemon":      "save it (docker save -o save.tar app:1) and audit docker-archive:save.tar, or push it to a registry (a local one will do) and audit it there",
 	"containers-storage": "push the image to a registry (a local one will do) and audit it there",
 	"dir":                "copy it into an OCI layout (skopeo copy dir:X oci:out) and audit oci:out",
 }
@@ -37,7 +36,11 @@ func Parse(s string) (Ref, error) {
 	var r Ref
 	var err error
 	if rest, ok := strings.CutPrefix(s, string(Layout)+":"); ok {
-		r, err = parseLayout(written, rest)
+		r, err = parseFile(written, rest, Layout)
+	} else if rest, ok := strings.CutPrefix(s, string(OCIArchive)+":"); ok {
+		r, err = parseFile(written, rest, OCIArchive)
+	} else if rest, ok := strings.CutPrefix(s, string(DockerArchive)+":"); ok {
+		r, err = parseFile(written, rest, DockerArchive)
 	} else {
 		r, err = parseRegistry(written, strings.TrimPrefix(s, "docker://"))
 	}
@@ -72,6 +75,12 @@ const maxRepository = 255
 func parseRegistryName(written, s string) (Ref, error) {
 	if scheme, _, ok := strings.Cut(s, ":"); ok && unsupported[scheme] != "" && !strings.Contains(scheme, "/") {
 		return Ref{}, fmt.Errorf("%w %q: mlaudit does not read %s: references yet; %s", ErrInvalid, written, scheme, unsupported[scheme])
+	}
+	if err := checkTransport(written, s); err != nil {
+		return Ref{}, err
+	}
+	if looksLikePath(s) {
+		return Ref{}, PathError(written, strings.HasSuffix(s, "/") || !strings.Contains(path.Base(s), "."))
 	}
 	bad := func(err error) error {
 		return fmt.Errorf("%w %q: %v; %s", ErrInvalid, written, explainName(err), forms)
@@ -185,8 +194,8 @@ func explainName(err error) string {
 	return msg
 }
 
-func parseLayout(written, rest string) (Ref, error) {
-	r := Ref{Scheme: Layout}
+func parseFile(written, rest string, scheme Scheme) (Ref, error) {
+	r := Ref{Scheme: scheme}
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
 		if d, err := digest.Parse(rest[i+1:]); err == nil {
 			r.Digest = d.String()
@@ -197,21 +206,95 @@ func parseLayout(written, rest string) (Ref, error) {
 	if hasTag && tag == "" && r.Digest != "" {
 		hasTag = false // oci:DIR:@sha256:..., skopeo's form
 	}
+	what, example, after := "the layout directory", "oci:./out or oci:./out:latest", "oci:DIR: comes the entry's ref name, e.g. oci:./out:latest"
+	switch scheme {
+	case OCIArchive:
+		what, example, after = "the archive file (- for standard input)", "oci-archive:out.tar or oci-archive:out.tar:latest", "oci-archive:FILE: comes the entry's ref name, e.g. oci-archive:out.tar:latest"
+	case DockerArchive:
+		what, example, after = "the archive file (- for standard input)", "docker-archive:save.tar or docker-archive:save.tar:app:1.0", "docker-archive:FILE: comes the image's name as docker save was given it, e.g. docker-archive:save.tar:app:1.0"
+	}
 	dir = strings.TrimSpace(dir)
 	if dir == "" {
-		return Ref{}, fmt.Errorf("%w %q: name the layout directory, e.g. oci:./out or oci:./out:latest", ErrInvalid, written)
+		return Ref{}, fmt.Errorf("%w %q: name %s, e.g. %s", ErrInvalid, written, what, example)
 	}
 	if hasTag {
-		if err := checkTag(Layout, tag); err != nil {
-			return Ref{}, fmt.Errorf("%w %q: after oci:DIR: comes the entry's ref name, e.g. oci:./out:latest", ErrInvalid, written)
+		if err := checkTag(scheme, tag); err != nil {
+			return Ref{}, fmt.Errorf("%w %q: after %s", ErrInvalid, written, after)
+		}
+		if scheme == DockerArchive {
+			if _, err := name.ParseReference(tag); err != nil {
+				return Ref{}, fmt.Errorf("%w %q: after %s (%v)", ErrInvalid, written, after, explainName(err))
+			}
 		}
 		r.Tag = tag
 	}
 	r.Path = filepath.Clean(dir)
 	if strings.TrimSpace(r.Path) != r.Path {
-		return Ref{}, fmt.Errorf("%w %q: the layout directory %q starts or ends with a space; rename it", ErrInvalid, written, r.Path)
+		return Ref{}, fmt.Errorf("%w %q: %s %q starts or ends with a space; rename it", ErrInvalid, written, what, r.Path)
 	}
 	return r, nil
+}
+
+// transports are the prefixes Parse reads, for the error about others.
+const transports = "docker://, oci:, oci-archive: or docker-archive:"
+
+// transportPrefix is a URL scheme or skopeo transport: "foo:" before a
+// "/" in "foo:bar/baz", where bar is not a port.
+var transportPrefix = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*):([^/]*)/`)
+
+// checkTransport refuses a reference that starts with a transport mlaudit
+// does not know ("foo:bar/baz", "https://ghcr.io/org/app"), which
+// go-containerregistry would take for a registry host with a bad port. A
+// host with a port ("localhost:5000/app") and a Docker Hub tag
+// ("alpine:3") are not transports.
+func checkTransport(written, s string) error {
+	m := transportPrefix.FindStringSubmatch(s)
+	if m == nil || (m[2] != "" && strings.Trim(m[2], "0123456789") == "") {
+		return nil
+	}
+	if strings.Contains(m[1], ".") && m[2] != "" {
+		return nil // host.example:bad/x: checkHost explains the port
+	}
+	if scheme := strings.ToLower(m[1]); scheme == "http" || scheme == "https" {
+		return fmt.Errorf("%w %q: a reference is not a URL; drop %s://, e.g. %s", ErrInvalid, written, scheme, strings.TrimLeft(s[len(m[1])+1:], "/"))
+	}
+	return fmt.Errorf("%w %q: unknown transport %q; mlaudit reads %s references", ErrInvalid, written, m[1]+":", transports)
+}
+
+// looksLikePath reports whether s, read as a registry reference, is
+// written as a file or directory: "./out.tar", "../out", "/tmp/out",
+// "~/out", "out\\x", a name ending in .tar (.tar.gz, .tgz), or "out/" where
+// out cannot be a registry host (no '.', no port, not localhost).
+func looksLikePath(s string) bool {
+	switch {
+	case s == "." || s == ".." || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "~"):
+		return true
+	case strings.HasPrefix(s, "/") && strings.Trim(s, "/") != "" && !strings.ContainsAny(s, ":@"):
+		return true
+	case strings.Contains(s, `\`):
+		return true
+	}
+	lower := strings.ToLower(s)
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst"} {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	if host, ok := strings.CutSuffix(s, "/"); ok && host != "" && !strings.Contains(host, "/") {
+		return !strings.ContainsAny(host, ".:[") && host != "localhost"
+	}
+	return false
+}
+
+// PathError is the error for a target written as a file or directory
+// rather than a reference: it suggests the oci: form for a directory and
+// the archive forms for a file. dir says which it is (or looks like).
+func PathError(written string, dir bool) error {
+	p := strings.TrimSpace(written)
+	if dir {
+		return fmt.Errorf("%w %q: it looks like a directory, not a registry reference; did you mean oci:%s (an OCI layout directory)? mlaudit never looks a path up on a registry", ErrInvalid, written, strings.TrimSuffix(filepath.Clean(p), "/"))
+	}
+	return fmt.Errorf("%w %q: it looks like a file, not a registry reference; did you mean oci-archive:%s (buildx --output type=oci, skopeo, ctr export) or docker-archive:%s (docker save)? mlaudit never looks a path up on a registry", ErrInvalid, written, p, p)
 }
 
 // ParsePrefix reads a mirror prefix: a registry host, optionally followed

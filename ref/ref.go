@@ -20,7 +20,29 @@ const (
 	Registry Scheme = "docker"
 	// Layout is an OCI image layout directory on disk.
 	Layout Scheme = "oci"
+	// OCIArchive is an OCI image layout in a tar file, as `buildx
+	// --output type=oci,dest=out.tar`, `skopeo copy ... oci-archive:` and
+	// `ctr export` write it. Path "-" is standard input.
+	OCIArchive Scheme = "oci-archive"
+	// DockerArchive is what `docker save` writes: the classic form
+	// (manifest.json) or the containerd image store's (an OCI layout).
+	// Path "-" is standard input; Tag is a Docker reference ("app:1.0").
+	DockerArchive Scheme = "docker-archive"
 )
+
+// IsFile reports whether s's content is read from a file or directory (a
+// layout or an archive) rather than from a registry.
+func (s Scheme) IsFile() bool { return s == Layout || s == OCIArchive || s == DockerArchive }
+
+// IsExport reports whether r's content was exported from elsewhere to a
+// file or directory (a layout or an archive): content missing from it may
+// simply not have been exported.
+func (r Ref) IsExport() bool { return r.Scheme.IsFile() }
+
+// IsStdin reports whether r is read from standard input ("oci-archive:-").
+func (r Ref) IsStdin() bool {
+	return (r.Scheme == OCIArchive || r.Scheme == DockerArchive) && r.Path == "-"
+}
 
 // ErrInvalid is wrapped by every error about a malformed reference or
 // pattern.
@@ -39,7 +61,8 @@ type Ref struct {
 	// Repository is the repository path below the registry, canonical
 	// ("library/alpine"); empty for a whole registry. Registry scheme only.
 	Repository string
-	// Path is the layout directory, cleaned; Layout scheme only.
+	// Path is the layout directory or archive file, cleaned; Layout,
+	// OCIArchive and DockerArchive schemes only ("-" is standard input).
 	Path string
 	// Tag is the tag, or for a layout the entry's ref name.
 	Tag string
@@ -56,8 +79,8 @@ type Ref struct {
 func (r Ref) String() string {
 	var b strings.Builder
 	switch r.Scheme {
-	case Layout:
-		b.WriteString(string(Layout) + ":" + r.Path)
+	case Layout, OCIArchive, DockerArchive:
+		b.WriteString(string(r.Scheme) + ":" + r.Path)
 	default:
 		b.WriteString(r.Registry + "/" + r.Repository)
 	}
@@ -170,7 +193,7 @@ func (r Ref) Rebase(prefix Ref) (Ref, error) {
 }
 
 func checkTag(s Scheme, tag string) error {
-	if s == Layout {
+	if s.IsFile() {
 		if tag == "" || strings.IndexFunc(tag, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }) >= 0 {
 			return fmt.Errorf("%w: layout ref name %q: give a name without spaces, e.g. latest", ErrInvalid, tag)
 		}

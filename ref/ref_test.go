@@ -43,6 +43,17 @@ func TestParse(t *testing.T) {
 		{in: "oci:out@" + digest, canonical: "oci:out@" + digest, scheme: ref.Layout, path: "out", digest: digest},
 		{in: "oci:out:@" + digest, canonical: "oci:out@" + digest, scheme: ref.Layout, path: "out", digest: digest},
 		{in: "oci:out:1.0@" + digest, canonical: "oci:out:1.0@" + digest, scheme: ref.Layout, path: "out", tag: "1.0", digest: digest},
+		{in: "oci-archive:out.tar", canonical: "oci-archive:out.tar", scheme: ref.OCIArchive, path: "out.tar"},
+		{in: "oci-archive:./build/out.tar:1.0", canonical: "oci-archive:build/out.tar:1.0", scheme: ref.OCIArchive, path: "build/out.tar", tag: "1.0"},
+		{in: "oci-archive:-", canonical: "oci-archive:-", scheme: ref.OCIArchive, path: "-"},
+		{in: "oci-archive:out.tar@" + digest, canonical: "oci-archive:out.tar@" + digest, scheme: ref.OCIArchive, path: "out.tar", digest: digest},
+		{in: "docker-archive:save.tar", canonical: "docker-archive:save.tar", scheme: ref.DockerArchive, path: "save.tar"},
+		{in: "docker-archive:save.tar:app:1.0", canonical: "docker-archive:save.tar:app:1.0", scheme: ref.DockerArchive, path: "save.tar", tag: "app:1.0"},
+		{in: "docker-archive:-:localhost:5000/app:1", canonical: "docker-archive:-:localhost:5000/app:1", scheme: ref.DockerArchive, path: "-", tag: "localhost:5000/app:1"},
+		// Not paths, not transports: hosts with ports, Docker Hub tags.
+		{in: "localhost:5000/", canonical: "localhost:5000/", registry: "localhost:5000"},
+		{in: "localhost/", canonical: "localhost/", registry: "localhost"},
+		{in: "app:tar", canonical: "index.docker.io/library/app:tar", registry: "index.docker.io", repository: "library/app", tag: "tar"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -77,7 +88,8 @@ func TestParseRejects(t *testing.T) {
 	for _, in := range []string{
 		"", "   ", "ghcr.io/Org/App:1", "ghcr.io/org/app:bad tag", "ghcr.io/org/app@sha256:short",
 		"ghcr.io/org/app:", "oci:", "oci::tag", "oci:out:bad name", "/",
-		"oci-archive:out.tar", "docker-archive:save.tar", "docker-daemon:app:1",
+		"docker-daemon:app:1", "oci-archive:", "docker-archive::app:1", "docker-archive:save.tar:Bad/Name",
+		"foo:bar/baz", "https://ghcr.io/org/app:1", "./out.tar", "out.tar", "out/", "../out", "/tmp/out", "~/out", `out\x`,
 	} {
 		t.Run(in, func(t *testing.T) {
 			_, err := ref.Parse(in)
@@ -92,9 +104,47 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestUnsupportedSchemeSaysWhatToDo(t *testing.T) {
-	_, err := ref.Parse("oci-archive:out.tar")
-	if err == nil || !strings.Contains(err.Error(), "oci:out") {
-		t.Fatalf("an OCI archive should get a hint to unpack it: %v", err)
+	_, err := ref.Parse("docker-daemon:app:1")
+	if err == nil || !strings.Contains(err.Error(), "docker-archive:save.tar") {
+		t.Fatalf("the Docker engine should get a hint to save the image: %v", err)
+	}
+}
+
+func TestPathLikeSaysWhatToDo(t *testing.T) {
+	for in, want := range map[string]string{
+		"./out.tar":                 "oci-archive:./out.tar",
+		"out.tar":                   "docker-archive:out.tar",
+		"out/":                      "oci:out",
+		"../build":                  "oci:../build",
+		"/tmp/out":                  "oci:/tmp/out",
+		"foo:bar/baz":               `unknown transport "foo:"`,
+		"https://ghcr.io/org/app:1": "drop https://, e.g. ghcr.io/org/app:1",
+	} {
+		_, err := ref.Parse(in)
+		if !errors.Is(err, ref.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want an error saying %q", in, err, want)
+		}
+	}
+}
+
+func TestArchiveRefs(t *testing.T) {
+	r, err := ref.Parse("oci-archive:out.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged, err := r.WithTag("docker.io/library/app:1.0")
+	if err != nil || tagged.String() != "oci-archive:out.tar:docker.io/library/app:1.0" {
+		t.Errorf("WithTag = %q, %v", tagged, err)
+	}
+	if !r.IsExport() || r.IsStdin() {
+		t.Errorf("IsExport %v IsStdin %v", r.IsExport(), r.IsStdin())
+	}
+	in, _ := ref.Parse("docker-archive:-")
+	if !in.IsStdin() || !in.IsExport() {
+		t.Errorf("docker-archive:- reads standard input")
+	}
+	if reg, _ := ref.Parse("alpine:3"); reg.IsExport() {
+		t.Error("a registry reference is not an export")
 	}
 }
 

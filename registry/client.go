@@ -30,6 +30,9 @@ type Client struct {
 	hosts   map[string]*host
 	repos   map[string]*remoteRepo
 	layouts map[string]*layoutRepo
+	// archives are the tar archives read (archive.go); the zero value is
+	// ready.
+	archives archiveSet
 }
 
 // New makes a Client.
@@ -41,7 +44,15 @@ func New(opts ...Option) (*Client, error) {
 	stats := &statsCollector{}
 	limits := &rateLimits{low: 2 * o.jobs}
 	guard := newDialGuard()
-	var base http.RoundTripper = &timeout{d: o.timeout, next: guard.guarded(o.transport)}
+	guarded := guard.guarded(o.transport)
+	if t, ok := guarded.(*http.Transport); ok && t.MaxIdleConnsPerHost < o.jobs {
+		// guarded is a clone. net/http keeps 2 idle connections per host
+		// by default: with more requests in flight, every answer beyond
+		// the second closes its connection and the next request dials
+		// again, inside its job slot.
+		t.MaxIdleConnsPerHost = o.jobs
+	}
+	var base http.RoundTripper = &timeout{d: o.timeout, next: guarded}
 	base = &counter{stats: stats, log: o.log, next: base}
 	rt := &retrier{next: base, retries: o.retries, budget: o.budget, base: retryBase, sleep: sleepCtx, limits: limits}
 	if o.notices != nil {
@@ -70,12 +81,14 @@ func (c *Client) Stats() Stats {
 	return s
 }
 
-// scheme is where r's content lives: its repository on a registry, or its
-// layout. A whole registry has no single scheme.
+// scheme is where r's content lives: its repository on a registry, its
+// layout, or its archive. A whole registry has no single scheme.
 func (c *Client) scheme(r ref.Ref) (scheme, error) {
 	switch r.Scheme {
 	case ref.Layout:
 		return c.layout(r), nil
+	case ref.OCIArchive, ref.DockerArchive:
+		return c.archive(r), nil
 	case ref.Registry:
 		if r.IsRegistry() {
 			return nil, fmt.Errorf("%w %q: a registry holds many repositories; name one, e.g. %s/org/app:1.0", ErrInvalidTarget, r.Written(), r.Registry)
@@ -149,11 +162,28 @@ func (c *Client) repo(r ref.Ref) (*remoteRepo, error) {
 	}
 	rr := &remoteRepo{c: c, repo: named, base: r.Repo()}
 	c.repos[key] = rr
+	if h := c.hosts[named.RegistryStr()]; h != nil && h.tokens != nil {
+		h.tokens.add(rr)
+	}
 	// The user named this registry (see dialGuard); go-containerregistry
 	// may spell it otherwise in URLs (index.docker.io), so both count.
 	c.guard.name(r.Registry)
 	c.guard.name(named.RegistryStr())
 	return rr, nil
+}
+
+// Expect tells the Client which repositories it is about to read, so that
+// a registry issuing bearer tokens is asked for one token covering many of
+// them rather than one per repository as each is reached. Targets that
+// name no repository on a registry (layouts, whole registries) are
+// ignored; a catalog's repositories are made known as it is listed. It
+// makes no request.
+func (c *Client) Expect(targets ...ref.Ref) {
+	for _, r := range targets {
+		if r.Scheme == ref.Registry && !r.IsRegistry() {
+			_, _ = c.repo(r)
+		}
+	}
 }
 
 // layout is the scheme of r's layout directory, made once per run and

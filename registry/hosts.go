@@ -12,13 +12,13 @@ import (
 )
 
 // host is what a Client knows of one registry: how it authenticates,
-// learnt from one ping, and a cap on the requests in flight to it.
+// learnt from one ping, and a cap on the requests in flight to it, which
+// the ping and token exchanges count against too.
 //
 // A registry that needs no token (anonymous, or basic auth) gets one
-// transport for every repository, so it is pinged once per run. A registry
-// that issues bearer tokens gets a transport per repository (remoteRepo),
-// because its tokens are scoped to a repository: one token for all would
-// grow with every repository audited.
+// transport for every repository. A registry that issues bearer tokens
+// gets a tokenSource (tokens.go): one token request covers many
+// repositories.
 type host struct {
 	sem chan struct{}
 
@@ -26,6 +26,7 @@ type host struct {
 	bearer bool
 	scheme string
 	shared *http.Client
+	tokens *tokenSource
 	err    error
 }
 
@@ -40,12 +41,19 @@ func (c *Client) host(reg name.Registry) *host {
 	return h
 }
 
-// init pings the registry once and, unless it wants bearer tokens, makes
-// the transport all its repositories share. A failed ping's error quotes
-// the registry's answer only as sanitizeError leaves it.
+// init pings the registry once, holding one of its slots, and makes what
+// its repositories share: a transport, or a token source. A failed ping's
+// error quotes the registry's answer only as sanitizeError leaves it.
 func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 	h.once.Do(func() {
+		select {
+		case h.sem <- struct{}{}:
+		case <-ctx.Done():
+			h.err = ctx.Err()
+			return
+		}
 		ch, err := transport.Ping(ctx, reg, c.base)
+		<-h.sem
 		if err != nil {
 			h.err = explainAuthError(reg.RegistryStr(), "", sanitizeError(err))
 			return
@@ -57,6 +65,16 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 		switch strings.ToLower(ch.Scheme) {
 		case "bearer":
 			h.bearer = true
+			// Repositories made before now are known to the token source,
+			// and Client.repo adds those made after (under c.mu as well).
+			c.mu.Lock()
+			h.tokens = &tokenSource{c: c, reg: reg, sem: h.sem, challenge: ch}
+			for _, r := range c.repos {
+				if r.repo.RegistryStr() == reg.RegistryStr() {
+					h.tokens.known = append(h.tokens.known, r)
+				}
+			}
+			c.mu.Unlock()
 		case "":
 			// Anonymous: requests need no header at all.
 			h.shared = &http.Client{Transport: c.base, CheckRedirect: checkRedirect}
@@ -66,7 +84,8 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 				h.err = fmt.Errorf("reading credentials for %s from the Docker config: %w", reg.RegistryStr(), err)
 				return
 			}
-			rt, err := transport.NewWithContext(ctx, reg, auth, c.base, nil)
+			// The ping's challenge is enough: no second ping.
+			rt, err := transport.FromToken(reg, auth, c.base, ch, &transport.Token{})
 			if err != nil {
 				h.err = explainAuthError(reg.RegistryStr(), "", sanitizeError(err))
 				return

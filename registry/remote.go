@@ -29,15 +29,16 @@ var acceptManifests = strings.Join([]string{
 	string(types.DockerManifestSchema2),
 }, ", ")
 
-// remoteRepo is one repository on a registry, with its authenticated
-// transport made once (one ping, one token exchange) and reused.
+// remoteRepo is one repository on a registry. Its registry is pinged
+// once per run; on a registry that issues bearer tokens, its token is
+// shared with other repositories (tokens.go).
 //
 // Manifests and blobs are fetched here rather than through
 // go-containerregistry's remote package because audits need what remote
 // hides: a typed digest-mismatch error, a check of the registry's declared
 // Docker-Content-Digest for tags (remote skips it), a 4 MiB manifest cap,
-// and one place where every request is counted. Authentication, the ping
-// and token exchange are go-containerregistry's transport package.
+// and one place where every request is counted. The ping and token
+// exchange are go-containerregistry's transport package.
 type remoteRepo struct {
 	c    *Client
 	repo name.Repository
@@ -49,7 +50,9 @@ type remoteRepo struct {
 
 	once   sync.Once
 	client *http.Client
-	err    error
+
+	// tok is guarded by its registry's tokenSource.mu.
+	tok repoToken
 
 	tagsOnce sync.Once
 	tagList  []string
@@ -57,34 +60,32 @@ type remoteRepo struct {
 }
 
 // httpClient returns the client for this repository: the registry's shared
-// one, or, for a registry that issues bearer tokens, one holding this
-// repository's token (one ping and one token exchange per repository).
+// one, or, for a registry that issues bearer tokens, one that adds the
+// repository's token, which is fetched here if need be (before the caller
+// takes a slot of the registry's cap: the exchange takes its own).
 func (r *remoteRepo) httpClient(ctx context.Context) (*http.Client, error) {
+	client, _, err := r.authorized(ctx)
+	return client, err
+}
+
+// authorized is httpClient, also returning the token requests will carry
+// (nil for a registry without tokens).
+func (r *remoteRepo) authorized(ctx context.Context) (*http.Client, *bearerToken, error) {
 	h := r.c.host(r.repo.Registry)
 	if err := h.init(ctx, r.c, r.repo.Registry); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !h.bearer {
-		return h.shared, nil
+		return h.shared, nil, nil
+	}
+	tok, err := h.tokens.token(ctx, r)
+	if err != nil {
+		return nil, nil, err
 	}
 	r.once.Do(func() {
-		auth, err := r.c.opts.keychain.Resolve(r.repo)
-		if err != nil {
-			r.err = fmt.Errorf("reading credentials for %s from the Docker config: %w", r.repo.RegistryStr(), err)
-			return
-		}
-		scope := r.scope
-		if scope == "" {
-			scope = r.repo.Scope(transport.PullScope)
-		}
-		rt, err := transport.NewWithContext(ctx, r.repo.Registry, auth, r.c.base, []string{scope})
-		if err != nil {
-			r.err = explainAuthError(r.repo.RegistryStr(), r.repo.RepositoryStr(), sanitizeError(err))
-			return
-		}
-		r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
+		r.client = &http.Client{Transport: &bearerAuth{host: r.repo.RegistryStr(), src: h.tokens, repo: r, next: r.c.base}, CheckRedirect: checkRedirect}
 	})
-	return r.client, r.err
+	return r.client, tok, nil
 }
 
 // explainAuthError wraps a failed ping or token exchange with what to do.
@@ -126,22 +127,39 @@ func (r *remoteRepo) scheme(ctx context.Context) string {
 }
 
 // do sends a request with the repository's transport, holding one of the
-// registry's job slots until fn has read the body.
+// registry's job slots until fn has read the body. A 401 or 403 to a
+// bearer token is tried once more with a new token (one for this
+// repository alone if the refused token covered several).
 func (r *remoteRepo) do(ctx context.Context, method, u, accept string, fn func(*http.Response) error) error {
-	client, err := r.httpClient(ctx)
-	if err != nil {
-		return err
+	for attempt := 0; ; attempt++ {
+		client, tok, err := r.authorized(ctx)
+		if err != nil {
+			return err
+		}
+		retry, err := r.send(ctx, client, tok, method, u, accept, fn, attempt == 0)
+		if !retry {
+			return err
+		}
+		r.c.host(r.repo.Registry).tokens.refused(r, tok)
 	}
+}
+
+// send is one try of do. It reports retry when a token was refused and
+// another may be tried.
+func (r *remoteRepo) send(ctx context.Context, client *http.Client, tok *bearerToken, method, u, accept string, fn func(*http.Response) error, first bool) (bool, error) {
 	sem := r.c.host(r.repo.Registry).sem
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	defer func() { <-sem }()
+	if tok != nil {
+		ctx = withToken(ctx, tok)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
@@ -149,13 +167,16 @@ func (r *remoteRepo) do(ctx context.Context, method, u, accept string, fn func(*
 	resp, err := client.Do(req)
 	if err != nil {
 		// A token exchange's failure quotes the token server's answer.
-		return sanitizeError(err)
+		return false, sanitizeError(err)
 	}
 	defer resp.Body.Close()
-	if err := checkResponse(resp); err != nil {
-		return err
+	if tok != nil && first && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		return true, nil
 	}
-	return fn(resp)
+	if err := checkResponse(resp); err != nil {
+		return false, err
+	}
+	return false, fn(resp)
 }
 
 // manifest fetches a manifest by tag or digest. By digest, or by tag
@@ -241,18 +262,17 @@ func (r *remoteRepo) getManifest(ctx context.Context, id string) (fetched, error
 	return f, err
 }
 
-// blob fetches a config by digest through the content store.
+// blob fetches a config by digest through the content store. Bytes the
+// store holds are not checked against the registry with a HEAD: the walk
+// asks for a config only once its manifest was served or confirmed in this
+// repository, and a registry keeps the blobs of the manifests it holds
+// (it refuses a manifest whose config is missing, and its garbage
+// collector deletes only blobs no manifest references). A child manifest,
+// which a list does not keep alive, is still checked (manifest).
 func (r *remoteRepo) blob(ctx context.Context, d v1.Hash, limit int64, what string) ([]byte, error) {
-	raw, stored, err := r.c.content.get(d, func() ([]byte, error) {
-		b, err := r.getBlob(ctx, d, limit, what)
-		if err == nil {
-			r.c.existence.known(r, "blobs", d)
-		}
-		return b, err
+	raw, _, err := r.c.content.get(d, func() ([]byte, error) {
+		return r.getBlob(ctx, d, limit, what)
 	})
-	if err == nil && stored {
-		err = r.c.existence.check(ctx, r, "blobs", d)
-	}
 	return raw, r.wrap("fetching "+what, d.String(), err)
 }
 

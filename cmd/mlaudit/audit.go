@@ -50,6 +50,8 @@ TARGET is one of:
   registry/                  every tag of every repository its catalog lists
   oci:DIR                    every entry of an OCI layout's index.json
   oci:DIR:TAG                the entry named TAG (org.opencontainers.image.ref.name)
+  oci-archive:FILE[:NAME]    an OCI archive (buildx --output type=oci,dest=FILE), read in place; - for stdin
+  docker-archive:FILE[:REF]  a docker save file, classic or the containerd image store's
 
 A tag whose name names an architecture (latest-arm64, arm32v7-1.2) is judged
 as a single-arch image: it must hold that architecture, and --require does not
@@ -65,8 +67,8 @@ Credentials come from the Docker config and its credential helpers.`,
   # Every tag of a repository, as JSON for a script
   mlaudit audit --format json --output audit.json ghcr.io/org/app
 
-  # What buildx wrote with --output type=oci,dest=out.tar (unpacked to out/)
-  mlaudit audit --require linux/amd64,linux/arm64 oci:out
+  # What buildx wrote with --output type=oci,dest=out.tar, before pushing it
+  mlaudit audit --deep --require linux/amd64,linux/arm64 oci-archive:out.tar
 
   # A list of targets, for a sync script
   mlaudit audit --targets-file images.txt --require linux/amd64,linux/arm64`,
@@ -144,6 +146,8 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 			return usageError(err)
 		}
 	}
+	// One token for many repositories, on registries that issue them.
+	client.Expect(refs...)
 	opts := pol.AuditOptions(audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)})
 	if f.deep {
 		lim := deep.DefaultLimits

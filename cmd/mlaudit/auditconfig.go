@@ -21,6 +21,7 @@ type policyFlags struct {
 	require     string
 	perArch     []string
 	compare     []string
+	signatures  string
 	tags        string
 	excludeTags string
 }
@@ -31,7 +32,8 @@ func (p *policyFlags) add(fl *pflag.FlagSet, withCompare bool) {
 	fl.StringVar(&p.require, "require", "", "platforms every image must provide, comma-separated OS/ARCH[/VARIANT] (e.g. linux/amd64,linux/arm64,linux/arm/v7)")
 	fl.StringArrayVar(&p.perArch, "per-arch", nil, "per-arch tag template with {tag} and {arch}, e.g. '{tag}-{arch}': each tag's per-arch siblings are audited and compared with it (repeatable)")
 	if withCompare {
-		fl.StringArrayVar(&p.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable)")
+		fl.StringArrayVar(&p.compare, "compare", nil, "compare each tag with its copy under this mirror prefix, e.g. registry.internal/mirror (repeatable): platforms, images, signatures and referrers")
+		fl.StringVar(&p.signatures, "require-signatures", "", "which manifests of each tag must be signed (cosign tag or OCI 1.1 signature referrer), else unsigned: index, children or all")
 	}
 	fl.StringVar(&p.tags, "tags", "", "for repository and registry targets, audit only tags matching this regular expression, e.g. '^v[0-9]+\\.[0-9]+\\.[0-9]+$'")
 	fl.StringVar(&p.excludeTags, "exclude-tags", "", "for repository and registry targets, skip tags matching this regular expression, e.g. 'rc|nightly'")
@@ -78,6 +80,11 @@ func (p *policyFlags) resolve(cmd *cobra.Command) (pol *policy.Policy, overrides
 			pol.Mirrors = append(pol.Mirrors, m)
 		}
 	}
+	if cmd.Flags().Lookup("require-signatures") != nil && changed("require-signatures") {
+		if pol.RequireSignatures, err = audit.ParseSignatures(p.signatures); err != nil {
+			return nil, nil, fmt.Errorf("--require-signatures %w", err)
+		}
+	}
 	if changed("tags") {
 		if pol.Tags, err = compile("--tags", p.tags); err != nil {
 			return nil, nil, err
@@ -95,7 +102,7 @@ func (p *policyFlags) resolve(cmd *cobra.Command) (pol *policy.Policy, overrides
 func targets(refs []ref.Ref, pol *policy.Policy, deep bool) []audit.Target {
 	out := make([]audit.Target, 0, len(refs))
 	for _, r := range refs {
-		out = append(out, audit.Target{Ref: r, RequireFor: pol.RequireFor, PerArch: pol.PerArch, Mirrors: pol.Mirrors, Deep: deep})
+		out = append(out, audit.Target{Ref: r, RequireFor: pol.RequireFor, PerArch: pol.PerArch, Mirrors: pol.Mirrors, Deep: deep, RequireSignatures: pol.RequireSignatures})
 	}
 	return out
 }
@@ -141,6 +148,9 @@ func (f *targetFlags) refs(cmd *cobra.Command, args []string, pol *policy.Policy
 	}
 	if len(refs) == 0 {
 		refs = pol.Targets
+	}
+	if err := checkStdin(refs, f.targetsFile); err != nil {
+		return nil, err
 	}
 	if len(refs) == 0 {
 		return nil, fmt.Errorf("no targets: name at least one, e.g. %s ghcr.io/org/app:1.0, or list them in a --policy file (see --help)", cmd.CommandPath())

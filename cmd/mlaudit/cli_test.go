@@ -77,7 +77,7 @@ func seedStories(t *testing.T, host string) (stories.Dest, map[string][]stories.
 			t.Fatal(err)
 		}
 		for _, st := range seeded {
-			key := fmt.Sprint(st.Require, st.PerArch, st.Mirrors, st.Deep)
+			key := fmt.Sprint(st.Require, st.PerArch, st.Mirrors, st.Deep, st.RequireSignatures)
 			groups[key] = append(groups[key], st)
 		}
 	}
@@ -100,6 +100,9 @@ func auditStories(t *testing.T, host string) {
 		}
 		if targets[0].Deep {
 			args = append(args, "--deep")
+		}
+		if s := targets[0].RequireSignatures; s != 0 {
+			args = append(args, "--require-signatures", s.String())
 		}
 		var list strings.Builder
 		list.WriteString("# story targets\n")

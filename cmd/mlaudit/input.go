@@ -21,6 +21,9 @@ func parseRefs(flag string, in []string) ([]ref.Ref, error) {
 	out := make([]ref.Ref, 0, len(in))
 	for _, s := range in {
 		r, err := ref.Parse(s)
+		if err == nil {
+			err = checkNotAPath(r)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
@@ -64,6 +67,9 @@ func readTargets(r io.Reader, name string) ([]ref.Ref, error) {
 			return nil, fmt.Errorf("%s:%d: %q holds more than one word; write one target a line", name, line, text)
 		}
 		t, err := ref.Parse(text)
+		if err == nil {
+			err = checkNotAPath(t)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}

@@ -54,9 +54,11 @@ type session struct {
 func (r *registryFlags) open(cmd *cobra.Command, more ...registry.Option) (*session, error) {
 	s := &session{}
 	if dir := r.dir(); dir != "" {
+		// A cache only saves requests: one that cannot be used (a
+		// read-only home in a container) is a warning, not a failed run.
 		d, err := cache.Open(dir)
 		if err != nil {
-			return nil, fmt.Errorf("--cache-dir: %w (pass --no-cache to run without one)", err)
+			fmt.Fprintf(cmd.ErrOrStderr(), "mlaudit: warning: --cache-dir: %v; running without a cache (pass --no-cache to say so)\n", err)
 		}
 		s.cache = d
 	}

@@ -136,6 +136,8 @@ func runRepair(cmd *cobra.Command, f *repairFlags, args []string) error {
 	if err := checkRepairInputs(client, base, refs); err != nil {
 		return usageError(err)
 	}
+	// One token for many repositories, on registries that issue them.
+	client.Expect(refs...)
 	jobs, failed := expandJobs(cmd, client, base, pol, refs)
 	// A client of its own for the audits after applying, so its request
 	// counts are its own.

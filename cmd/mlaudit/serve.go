@@ -81,7 +81,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		}
 		return pol, err
 	}
-	sess, err := openSession(cmd, &f.registry, registry.WithJobs(f.jobs))
+	sess, err := f.registry.open(cmd, registry.WithJobs(f.jobs))
 	if err != nil {
 		return usageError(err)
 	}
@@ -133,18 +133,6 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	fmt.Fprintln(cmd.ErrOrStderr(), "mlaudit serve: stopped")
 	return nil
-}
-
-// openSession opens the registry session; an unusable cache directory is
-// a warning and a run without cache, not an exit.
-func openSession(cmd *cobra.Command, r *registryFlags, more ...registry.Option) (*session, error) {
-	sess, err := r.open(cmd, more...)
-	if err != nil && strings.HasPrefix(err.Error(), "--cache-dir") && !r.noCache {
-		fmt.Fprintf(cmd.ErrOrStderr(), "mlaudit: warning: %v; running without a cache\n", err)
-		r.noCache = true
-		return r.open(cmd, more...)
-	}
-	return sess, err
 }
 
 // auditRound runs one audit of pol's targets with a new client (the cache

@@ -148,3 +148,16 @@ func Index(f Format, entries ...Entry) (v1.ImageIndex, error) {
 func emptyOCI() v1.Image {
 	return mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON)
 }
+
+// Signature is shaped as cosign writes a signature of subject to its tag
+// sha256-<hex>.sig: an OCI manifest with an image config and one
+// simplesigning layer (not a tar), annotated with the signature.
+func Signature(subject v1.Hash) (v1.Image, error) {
+	payload := `{"critical":{"identity":{"docker-reference":""},"image":{"docker-manifest-digest":"` + subject.String() + `"},"type":"cosign container image signature"},"optional":null}`
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	return mutate.Append(img, mutate.Addendum{
+		Layer:       static.NewLayer([]byte(payload), "application/vnd.dev.cosign.simplesigning.v1+json"),
+		Annotations: map[string]string{"dev.cosignproject.cosign/signature": "MEUCIQDstorysignature"},
+	})
+}

@@ -34,11 +34,13 @@ type Target struct {
 	Mirrors []ref.Ref
 	// Deep asks for the binaries to be checked.
 	Deep bool
+	// RequireSignatures says which manifests must be signed.
+	RequireSignatures audit.Signatures
 }
 
 // Audit is the target as audit.Run takes it.
 func (t Target) Audit() audit.Target {
-	return audit.Target{Ref: t.Ref, Require: t.Require, PerArch: t.PerArch, Mirrors: t.Mirrors, Deep: t.Deep}
+	return audit.Target{Ref: t.Ref, Require: t.Require, PerArch: t.PerArch, Mirrors: t.Mirrors, Deep: t.Deep, RequireSignatures: t.RequireSignatures}
 }
 
 // Story is one real failure, ready to seed and audit.
@@ -62,6 +64,7 @@ func All() []Story {
 		{Name: "buildx", Source: "Buildx", Title: "A buildx OCI layout (--output type=oci) whose linux/arm64 entry is an amd64 image", seed: buildx},
 		{Name: "hygiene", Source: "BuildKit and registries", Title: "Index shapes clients trip over: mixed media types, odd spellings, duplicates, lost children", seed: hygiene},
 		{Name: "qemu", Source: "QEMU builds", Title: "An arm64 image in name and config whose binaries are x86-64: its Dockerfile downloaded the amd64 release (found with --deep)", seed: qemu},
+		{Name: "releases", Source: "Release pipelines", Title: "A release lost linux/arm64 when its arm64 job failed, and was pushed again, leaving the first push's signature behind; a signed release has an unsigned image", seed: releases},
 	}
 }
 
@@ -271,7 +274,7 @@ func (b *builder) pushTo(r ref.Ref, t remote.Taggable) {
 // delete removes img's manifest from repo after the index that lists it was
 // pushed: registries refuse an index whose children are missing, so this is
 // the only way to build a missing child.
-func (b *builder) delete(repo string, img v1.Image) {
+func (b *builder) delete(repo string, img interface{ Digest() (v1.Hash, error) }) {
 	if b.err != nil {
 		return
 	}
@@ -281,4 +284,78 @@ func (b *builder) delete(repo string, img v1.Image) {
 		return
 	}
 	b.err = b.w.Delete(b.ctx, b.ref(repo).WithDigest(d.String()))
+}
+
+// Releases is the repository the releases story walks.
+const Releases = "acme/runtime"
+
+// releasesFirstPush is the first push of 1.5.0, signed and then replaced:
+// its signature tag is left behind.
+func releasesFirstPush() (v1.ImageIndex, error) {
+	amd, err := Image("linux/amd64", OCI, "runtime 1.5.0, first push")
+	if err != nil {
+		return nil, err
+	}
+	return Index(OCI, Entry{Image: amd, Platform: "linux/amd64"})
+}
+
+// OrphanSignature is the repository and tag ("acme/runtime:sha256-<hex>.sig")
+// of the signature the releases story leaves behind.
+func OrphanSignature() (string, error) {
+	idx, err := releasesFirstPush()
+	if err != nil {
+		return "", err
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return "", err
+	}
+	return Releases + ":" + ref.SignatureTags(d.String())[0], nil
+}
+
+func releases(b *builder) []Target {
+	amd := b.image("linux/amd64", OCI, "runtime")
+	b.push(Releases+":1.4.0", b.index(OCI,
+		Entry{Image: amd, Platform: "linux/amd64"},
+		Entry{Image: b.image("linux/arm64", OCI, "runtime 1.4.0"), Platform: "linux/arm64"}))
+	// 1.5.0's arm64 job failed; the list was pushed with amd64 alone,
+	// signed, then pushed again (a rebuild) and the first push deleted.
+	first, err := releasesFirstPush()
+	if b.err == nil {
+		b.err = err
+	}
+	b.push(Releases+":1.5.0", first)
+	b.sign(Releases, first)
+	b.push(Releases+":1.5.0", b.index(OCI, Entry{Image: b.image("linux/amd64", OCI, "runtime 1.5.0"), Platform: "linux/amd64"}))
+	b.delete(Releases, first)
+
+	// A signed release whose arm64 image nobody signed.
+	signedAmd, signedArm := b.image("linux/amd64", OCI, "signed"), b.image("linux/arm64", OCI, "signed")
+	signed := b.index(OCI, Entry{Image: signedAmd, Platform: "linux/amd64"}, Entry{Image: signedArm, Platform: "linux/arm64"})
+	b.push("acme/signed:2.0", signed)
+	b.sign("acme/signed", signed)
+	b.sign("acme/signed", signedAmd)
+	return []Target{
+		{Ref: b.ref(Releases)},
+		{Ref: b.ref("acme/signed:2.0"), Require: twoArch, RequireSignatures: audit.SignAll},
+	}
+}
+
+// sign pushes a cosign-style signature of m to its tag sha256-<hex>.sig
+// in repo.
+func (b *builder) sign(repo string, m interface{ Digest() (v1.Hash, error) }) {
+	if b.err != nil {
+		return
+	}
+	d, err := m.Digest()
+	if err != nil {
+		b.err = err
+		return
+	}
+	sig, err := Signature(d)
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.push(repo+":"+ref.SignatureTags(d.String())[0], sig)
 }

@@ -45,10 +45,25 @@ var Want = map[string][]string{
 	"aibrix/metadata-service:v0.3.0-rc.2-amd64":  nil,
 	"aibrix/metadata-service:v0.3.0-rc.2-arm64":  {"stale-arch-tag linux/arm64"},
 	"mirror/aibrix/metadata-service:v0.3.0-rc.2": {"mirror-drift linux/arm64"},
+	// The releases story walks its repository.
+	"acme/runtime:1.4.0": nil,
+	"acme/runtime:1.5.0": {"platform-dropped linux/arm64"},
+	"acme/signed:2.0":    {"unsigned linux/arm64"},
 }
 
-// Mirrored lists the Want keys that are mirror copies: compared, not
-// audited as images.
+// The releases story's orphan signature tag is named by a digest.
+func init() {
+	orphan, err := stories.OrphanSignature()
+	if err != nil {
+		panic(err)
+	}
+	Want[orphan] = []string{"orphan-referrer"}
+	Mirrored[orphan] = true
+}
+
+// Mirrored lists the Want keys that are not audited as images: mirror
+// copies (compared) and tags found by walking a repository (an orphan
+// signature tag).
 var Mirrored = map[string]bool{"mirror/aibrix/metadata-service:v0.3.0-rc.2": true}
 
 // Seed seeds every story to dest and returns the audit targets.
