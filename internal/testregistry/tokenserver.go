@@ -159,12 +159,12 @@ func (a *Tokens) issue(w http.ResponseWriter, r *http.Request) {
 	var granted []access
 	for _, s := range scopes {
 		// type:name:actions, where the name may hold colons (a port).
-		first := strings.Index(s, ":")
-		last := strings.LastIndex(s, ":")
-		if first < 0 || last <= first {
+		parts := strings.Split(s, ":")
+		if len(parts) < 3 {
 			continue
 		}
-		granted = append(granted, access{Type: s[:first], Name: s[first+1 : last], Actions: strings.Split(s[last+1:], ",")})
+		name := strings.Join(parts[1:len(parts)-1], ":")
+		granted = append(granted, access{Type: parts[0], Name: name, Actions: strings.Split(parts[len(parts)-1], ",")})
 	}
 	life := a.ExpiresIn
 	if life <= 0 {
