@@ -78,3 +78,9 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkAudit -benchtime 3x ./internal/bench
 	$(GO) test -run '^$$' -bench BenchmarkInspect -benchtime 20x ./deep
 	$(GO) test -run '^$$' -bench BenchmarkFanOut -benchtime 3x ./audit
+
+## image: build mlaudit's own multi-arch image (scratch + /mlaudit, linux amd64, arm64, arm/v7, ppc64le, s390x, riscv64) into the OCI layout bin/image, tag latest
+.PHONY: image
+image:
+	rm -rf $(BIN)/image
+	$(GO) run ./internal/cmd/mkimage -o $(BIN)/image -tag latest
