@@ -2,8 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -27,21 +25,7 @@ func runIn(t *testing.T, dir string, stdin io.Reader, env []string, args ...stri
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir()), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, stdin
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("running mlaudit: %v", err)
-	}
-	if strings.Contains(r.stderr, "panic:") {
-		t.Fatalf("mlaudit panicked:\n%s", r.stderr)
-	}
-	return r
+	return runBinary(t, cmd, stdin)
 }
 
 // pushTwoArch pushes a linux/amd64 + linux/arm64 index to an in-process

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,9 +49,16 @@ func mlaudit(t *testing.T, stdin string, args ...string) result {
 	cmd := exec.Command(binary, args...)
 	// Each run gets its own Docker config and cache directory.
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir())
+	return runBinary(t, cmd, strings.NewReader(stdin))
+}
+
+// runBinary runs cmd, the built binary with its arguments and environment
+// set, and returns what it printed and its exit code; a panic fails the
+// test.
+func runBinary(t *testing.T, cmd *exec.Cmd, stdin io.Reader) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, stdin
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	var exit *exec.ExitError

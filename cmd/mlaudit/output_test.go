@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"io"
 	"io/fs"
 	"net/http"
@@ -281,17 +279,6 @@ func asNobody(dir string) func(t *testing.T, stdin string, args ...string) resul
 		cmd := exec.Command(binary, args...)
 		cmd.Env = append(os.Environ(), "HOME="+dir, "DOCKER_CONFIG="+dir, "XDG_CACHE_HOME="+dir)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &stdout, &stderr
-		err := cmd.Run()
-		r := result{stdout: stdout.String(), stderr: stderr.String()}
-		var exit *exec.ExitError
-		switch {
-		case errors.As(err, &exit):
-			r.code = exit.ExitCode()
-		case err != nil:
-			t.Fatalf("running mlaudit as nobody: %v", err)
-		}
-		return r
+		return runBinary(t, cmd, strings.NewReader(stdin))
 	}
 }
