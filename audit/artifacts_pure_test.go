@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -282,11 +283,11 @@ func TestArtifactsAndVariantsPure(t *testing.T) {
 // counting them.
 type resolvingSource struct {
 	*memSource
-	heads int
+	heads atomic.Int64 // the audit asks from many goroutines
 }
 
 func (s *resolvingSource) Resolve(_ context.Context, r ref.Ref) (string, error) {
-	s.heads++
+	s.heads.Add(1)
 	if n, ok := s.nodes[r.String()]; ok {
 		return n.Descriptor.Digest.String(), nil
 	}
@@ -315,8 +316,8 @@ func TestRunArtifactsAndGapsPure(t *testing.T) {
 		if got, want := located(r.Findings), []string{repo + ":sbom-dead missing-child"}; !slices.Equal(got, want) {
 			t.Errorf("findings:\n got  %v\n want %v", got, want)
 		}
-		if src.heads != 2 {
-			t.Errorf("%d HEADs, want one per artifact (2), none for the image", src.heads)
+		if n := src.heads.Load(); n != 2 {
+			t.Errorf("%d HEADs, want one per artifact (2), none for the image", n)
 		}
 		if f := only(t, r.Findings, audit.MissingChild); !strings.Contains(f.Message, "subject "+ref.ShortDigest(gone.Descriptor.Digest.String())) || !strings.Contains(f.Hint, "delete the artifact") {
 			t.Errorf("missing-child = %+v, want it to name the subject, with the artifact's hint", f)

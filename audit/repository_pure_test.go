@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -24,7 +25,7 @@ type walkSource struct {
 	skip      map[string]bool
 	present   map[string]bool
 	referrers map[string][]v1.Descriptor
-	heads     int
+	heads     atomic.Int64 // the audit asks from many goroutines
 }
 
 func newWalkSource() *walkSource {
@@ -46,7 +47,7 @@ func (s *walkSource) Expand(ctx context.Context, target ref.Ref) ([]ref.Ref, err
 }
 
 func (s *walkSource) Resolve(_ context.Context, r ref.Ref) (string, error) {
-	s.heads++
+	s.heads.Add(1)
 	if s.present[r.Digest] {
 		return r.Digest, nil
 	}
@@ -180,8 +181,8 @@ func TestOrphanReferrerPure(t *testing.T) {
 		if got, want := orphans(r), []string{deleted, untagged}; !slices.Equal(got, want) || len(r.Findings) != 2 {
 			t.Errorf("findings:\n got  %v\n want %v", located(r.Findings), want)
 		}
-		if s.heads > 2 {
-			t.Errorf("%d HEADs, want at most one per orphan candidate (2)", s.heads)
+		if s.heads.Load() > 2 {
+			t.Errorf("%d HEADs, want at most one per orphan candidate (2)", s.heads.Load())
 		}
 		for _, f := range r.Findings {
 			if f.Severity != audit.Warning {
@@ -238,8 +239,8 @@ func TestOrphanReferrerPure(t *testing.T) {
 		s := seed(t, true)
 		r := audit.Run(ctx, s, []audit.Target{{Ref: mustRef(t, repo+":1.0")}}, audit.Options{})
 		noErrors(t, r)
-		if len(r.Findings) != 0 || s.heads != 0 {
-			t.Errorf("findings %v, %d HEADs: want none", located(r.Findings), s.heads)
+		if len(r.Findings) != 0 || s.heads.Load() != 0 {
+			t.Errorf("findings %v, %d HEADs: want none", located(r.Findings), s.heads.Load())
 		}
 	})
 }
