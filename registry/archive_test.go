@@ -67,39 +67,7 @@ func writeLayoutTar(t *testing.T, idx v1.ImageIndex, annotations map[string]stri
 func tarDir(t *testing.T, dir, prefix string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out.tar")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw := tar.NewWriter(f)
-	err = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
-		if err != nil || path == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		h, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		h.Name = prefix + filepath.ToSlash(rel)
-		if err := tw.WriteHeader(h); err != nil || info.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err == nil {
-			_, err = tw.Write(b)
-		}
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = f.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	storytest.TarDir(t, dir, prefix, out)
 	return out
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"io"
 	"os"
 	"os/exec"
@@ -193,42 +192,7 @@ func TestPathLikeTargets(t *testing.T) {
 }
 
 // tarTree tars the files below dir into out.
-func tarTree(t *testing.T, dir, out string) {
-	t.Helper()
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw := tar.NewWriter(f)
-	err = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
-		if err != nil || path == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		h, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		h.Name = filepath.ToSlash(rel)
-		if err := tw.WriteHeader(h); err != nil || info.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err == nil {
-			_, err = tw.Write(b)
-		}
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = f.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+func tarTree(t *testing.T, dir, out string) { storytest.TarDir(t, dir, "", out) }
 
 // TestBuildxArchiveExample: the buildx workflow builds both platforms into
 // an OCI archive without loading or pushing, audits the archive with
