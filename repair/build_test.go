@@ -264,6 +264,7 @@ func TestBuild(t *testing.T) {
 	withAtts := treetest.Index(oci, treetest.Entry(amd, "linux/amd64"), treetest.Entry(arm, "linux/arm64"), treetest.Attestation(amd), treetest.Attestation(arm))
 	armWithAtt := treetest.Index(oci, treetest.Entry(arm, "linux/arm64"), treetest.Attestation(arm))
 	orphans := treetest.Index(oci, treetest.Entry(amd, "linux/amd64"), treetest.Attestation(arm), treetest.Attestation(nil))
+	withReference := treetest.Index(oci, treetest.Entry(arm, "linux/arm64"), treetest.Reference("build-info"))
 	versioned := annotated(armOnly, map[string]string{"org.opencontainers.image.version": "1.0"})
 	pretty := reindented(healthy)
 	signed := treetest.Index(oci, treetest.Entry(arm, "linux/arm64"))
@@ -701,6 +702,15 @@ func TestBuild(t *testing.T) {
 			current: orphans,
 			rows:    "drop attestation, drop attestation, keep linux/amd64", ok: true, changed: true, mediaType: oci,
 			order: []string{"linux/amd64"},
+		},
+		{
+			name:    "a reference entry of another type that names no image stays when the index is rebuilt, even with Fix",
+			current: withReference,
+			sources: []srcSpec{{at("app:1-amd64"), amd}},
+			require: "linux/amd64,linux/arm64",
+			fix:     true,
+			rows:    "add linux/amd64, keep attestation, keep linux/arm64", ok: true, changed: true, mediaType: oci,
+			order: []string{"linux/arm64", "attestation", "linux/amd64"},
 		},
 		{
 			name:    "a nested index child is kept as it is when the index is rebuilt",

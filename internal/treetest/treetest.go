@@ -87,6 +87,17 @@ func Attestation(subject *tree.Node) *tree.Node {
 	return n
 }
 
+// Reference is an index entry of another BuildKit reference type (kind,
+// not attestation-manifest) that names no subject: it belongs to the index,
+// not to one of its images.
+func Reference(kind string) *tree.Node {
+	n := Image("reference "+kind, "unknown/unknown")
+	n.Config = nil
+	n.Descriptor.Platform = &v1.Platform{OS: "unknown", Architecture: "unknown"}
+	n.Descriptor.Annotations = map[string]string{tree.AnnotationReferenceType: kind}
+	return n
+}
+
 // Missing is n as an index lists it when the source does not have it:
 // the descriptor only, as the registry package leaves it.
 func Missing(n *tree.Node) *tree.Node {
