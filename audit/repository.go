@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/mlaudit/mlaudit/platform"
 	"github.com/mlaudit/mlaudit/ref"
 	"github.com/mlaudit/mlaudit/tree"
@@ -238,9 +240,10 @@ func releasePlatforms(n *tree.Node) (keys, names []string) {
 // other tag of the repository was audited (a tag left out by --tags,
 // --exclude-tags or as a backup might reach it) and every referrers tag of
 // a reached subject was read (--include-signature-tags; it may list the
-// subject as an artifact). Referrers found only through the referrers API
-// are not read: the signature of an SBOM attached that way, whose subject
-// is still stored, is reported.
+// subject as an artifact). A stored subject that is itself an artifact
+// attached to a reached manifest is reached too: an SBOM attached through
+// the referrers API (no tag lists it) whose signature is the candidate
+// (one GET of the subject, made only where a finding would follow).
 func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map[string]*tree.Node) ([]Finding, error) {
 	repo := refs[0].Repo()
 	if repo.Scheme != ref.Registry && repo.Scheme != ref.Layout {
@@ -344,6 +347,9 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 		if err != nil {
 			continue
 		}
+		if g != nil && !*g && a.attachedToReached(ctx, repo, c.subject, reached) {
+			continue
+		}
 		what := "referrers tag"
 		if ref.IsSignatureTag(c.tag) {
 			what = "cosign tag"
@@ -364,4 +370,30 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// maxSubjectChain bounds how many subjects attachedToReached follows: an
+// SBOM's signature's attestation is three; a registry that makes a loop
+// of subjects stops here.
+const maxSubjectChain = 4
+
+// attachedToReached reports whether the manifest digest, which no walked
+// tag reaches, is an artifact whose subject (or its subject's, and so on)
+// is reached: what the referrers API lists without any tag.
+func (a *auditor) attachedToReached(ctx context.Context, repo ref.Ref, digest string, reached map[string]bool) bool {
+	for range maxSubjectChain {
+		n, err := a.fetch(ctx, repo.WithDigest(digest))
+		if err != nil || n == nil {
+			return false
+		}
+		subject := n.Subject()
+		if subject == (v1.Hash{}) {
+			return false
+		}
+		if reached[subject.String()] {
+			return true
+		}
+		digest = subject.String()
+	}
+	return false
 }

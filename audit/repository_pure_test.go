@@ -25,11 +25,19 @@ type walkSource struct {
 	skip      map[string]bool
 	present   map[string]bool
 	referrers map[string][]v1.Descriptor
-	heads     atomic.Int64 // the audit asks from many goroutines
+	byDigest  map[string]*tree.Node // manifests no tag names, fetched by digest
+	heads     atomic.Int64          // the audit asks from many goroutines
 }
 
 func newWalkSource() *walkSource {
-	return &walkSource{memSource: newMemSource(), skip: map[string]bool{}, present: map[string]bool{}, referrers: map[string][]v1.Descriptor{}}
+	return &walkSource{memSource: newMemSource(), skip: map[string]bool{}, present: map[string]bool{}, referrers: map[string][]v1.Descriptor{}, byDigest: map[string]*tree.Node{}}
+}
+
+func (s *walkSource) Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error) {
+	if n, ok := s.byDigest[r.Digest]; ok && r.Tag == "" {
+		return n, nil
+	}
+	return s.memSource.Fetch(ctx, r)
 }
 
 func (s *walkSource) Expand(ctx context.Context, target ref.Ref) ([]ref.Ref, error) {
@@ -216,6 +224,32 @@ func TestOrphanReferrerPure(t *testing.T) {
 		noErrors(t, r)
 		if got, want := orphans(r), []string{deleted, untagged}; !slices.Equal(got, want) {
 			t.Errorf("findings:\n got  %v\n want %v", got, want)
+		}
+	})
+
+	t.Run("an SBOM attached through the referrers API only: its signature is not an orphan", func(t *testing.T) {
+		s := seed(t, false)
+		s.byDigest[sbom.Descriptor.Digest.String()] = sbom
+		s.present[sbom.Descriptor.Digest.String()] = true
+		s.referrers[repo+"@"+current.Descriptor.Digest.String()] = []v1.Descriptor{listedArtifact(sbom).Descriptor}
+		s.put(t, repo+":sha256-"+hexOf(sbom)+".sig", signature("the sbom's"))
+		r := audit.Run(ctx, s, []audit.Target{{Ref: mustRef(t, repo)}}, audit.Options{})
+		noErrors(t, r)
+		if got, want := orphans(r), []string{deleted, untagged}; !slices.Equal(got, want) {
+			t.Errorf("findings:\n got  %v\n want %v", got, want)
+		}
+	})
+
+	t.Run("an artifact attached to a deleted subject does not reach: its signature is an orphan", func(t *testing.T) {
+		s := seed(t, false)
+		lost := artifact("lost sbom", sbomType, old)
+		s.byDigest[lost.Descriptor.Digest.String()] = lost
+		s.present[lost.Descriptor.Digest.String()] = true
+		s.put(t, repo+":sha256-"+hexOf(lost)+".sig", signature("the lost sbom's"))
+		r := audit.Run(ctx, s, []audit.Target{{Ref: mustRef(t, repo)}}, audit.Options{})
+		noErrors(t, r)
+		if !slices.Contains(orphans(r), repo+":sha256-"+hexOf(lost)+".sig orphan-referrer") {
+			t.Errorf("findings: %v, want the lost SBOM's signature among the orphans", orphans(r))
 		}
 	})
 
