@@ -81,8 +81,8 @@ func (k *regctlKit) referrerTypes(t *testing.T, subject string) []string {
 // subject unreached: orphan-referrer, a warning, exit 0.
 func TestReferrersWithRegctl(t *testing.T) {
 	for _, reg := range []struct {
-		name     string
-		start    func(t *testing.T) string
+		name  string
+		start func(t *testing.T) string
 		// apiType is the artifact type regctl artifact tree shows: the
 		// SBOM's, read from regctl's own fallback tag, except where the
 		// registry's referrers API answers. go-containerregistry's
