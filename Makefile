@@ -74,9 +74,9 @@ lint:
 demo:
 	$(GO) run ./cmd/mlaudit demo
 
-## testdata: rebuild the committed reference OCI layout
+## testdata: rebuild the committed fixtures (the reference OCI layout and the shapes of real exports)
 testdata:
-	$(GO) run ./testdata/gen testdata/layout
+	$(GO) run ./testdata/gen testdata
 
 ## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; deep-check a realistic image; a hostile fan-out index
 bench:

@@ -82,14 +82,14 @@ type Result struct {
 
 // Inspect reads the image's tar layers, top first, until its verdict is
 // certain: the entrypoint and at least three binaries read, or the file
-// cap reached. Layers of other media types are never opened; they are
-// listed in the Result's Skipped.
+// cap reached. Layers of other media types, and foreign layers, are never
+// opened; they are listed in the Result's Skipped.
 func (in *Inspector) Inspect(ctx context.Context, m *v1.Manifest, cfg *v1.ConfigFile, open Opener) (*Result, error) {
 	want := platform.Normalize(*platform.OfConfig(cfg)).Architecture
 	r := &Result{Arch: want}
 	for _, layer := range m.Layers {
-		if !IsTar(layer.MediaType) {
-			r.Skipped = append(r.Skipped, SkippedLayer{Digest: layer.Digest, MediaType: layer.MediaType})
+		if !readable(layer) {
+			r.Skipped = append(r.Skipped, SkippedLayer{Digest: layer.Digest, MediaType: layer.MediaType, Foreign: IsForeign(layer)})
 		}
 	}
 	entry := entrypoint(cfg)
@@ -98,7 +98,7 @@ func (in *Inspector) Inspect(ctx context.Context, m *v1.Manifest, cfg *v1.Config
 	var compressed int64
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		layer := m.Layers[i]
-		if !IsTar(layer.MediaType) {
+		if !readable(layer) {
 			continue // listed in r.Skipped
 		}
 		need := in.Limits.Files - len(r.Inspected)

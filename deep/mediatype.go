@@ -7,13 +7,31 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// SkippedLayer is a layer the deep check did not read because its media
-// type does not say it is a tar: an artifact's JSON (an SBOM, an in-toto
-// statement, the OCI empty descriptor), an encrypted layer, and the like.
+// SkippedLayer is a layer the deep check did not read: its media type
+// does not say it is a tar (an artifact's JSON: an SBOM, an in-toto
+// statement, the OCI empty descriptor; an encrypted layer, and the like),
+// or it is a foreign layer ([IsForeign]).
 type SkippedLayer struct {
 	Digest    v1.Hash         `json:"digest"`
 	MediaType types.MediaType `json:"mediaType"`
+	// Foreign is set for a foreign layer, which lives at its URLs.
+	Foreign bool `json:"foreign,omitempty"`
 }
+
+// IsForeign reports whether a layer is foreign: a Docker foreign or OCI
+// nondistributable layer that names URLs, such as the Windows base layers
+// of images built on Microsoft's nanoserver and servercore before 2023.
+// Registries do not store them and clients download them from the URLs;
+// the deep check never dials a URL a registry gave it, so it does not
+// read them (the image's own layers still decide the verdict).
+func IsForeign(d v1.Descriptor) bool {
+	mt := strings.ToLower(string(d.MediaType))
+	return len(d.URLs) > 0 && (strings.Contains(mt, ".foreign.") || strings.Contains(mt, ".nondistributable."))
+}
+
+// readable reports whether the deep check reads a layer: a tar that is
+// not foreign.
+func readable(d v1.Descriptor) bool { return IsTar(d.MediaType) && !IsForeign(d) }
 
 // IsTar reports whether a layer of media type mt is a tar, plain or
 // compressed with gzip or zstd, which is what the deep check reads:

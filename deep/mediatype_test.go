@@ -128,6 +128,48 @@ func TestArtifactLayersAreSkipped(t *testing.T) {
 	}
 }
 
+// TestForeignLayersAreSkipped: a Windows image on a foreign base layer
+// (a tar that lives at Microsoft's URL, stored by no registry) is judged
+// from its own layers; the foreign one is listed as skipped and never
+// opened, so no URL a registry wrote is ever dialled.
+func TestForeignLayersAreSkipped(t *testing.T) {
+	base := layer(t, "gzip", exe("Windows/System32/cmd.exe", stories.PE("amd64")))
+	own := layer(t, "gzip", exe("app/app.exe", stories.PE("arm64")))
+	img, err := stories.ImageWithLayers("windows/amd64", "/app/app.exe",
+		static.NewLayer(base, types.DockerForeignLayer),
+		static.NewLayer(own, types.DockerLayer),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, cf, open, opened := ggcrImage(t, img)
+	m.Layers[0].URLs = []string{"https://mcr.microsoft.com/v2/windows/nanoserver/blobs/" + m.Layers[0].Digest.String()}
+	r, err := (&deep.Inspector{Limits: deep.DefaultLimits}).Inspect(context.Background(), m, cf, open)
+	if err != nil {
+		t.Fatalf("a foreign layer is not an error: %v", err)
+	}
+	want := deep.SkippedLayer{Digest: m.Layers[0].Digest, MediaType: types.DockerForeignLayer, Foreign: true}
+	if len(r.Skipped) != 1 || r.Skipped[0] != want {
+		t.Errorf("skipped %+v, want %+v", r.Skipped, want)
+	}
+	if opened[m.Layers[0].Digest] != 0 || opened[m.Layers[1].Digest] != 1 {
+		t.Errorf("layers opened %v: want the image's own layer once and the foreign one never", opened)
+	}
+	if !r.Mismatch {
+		t.Errorf("the arm64 app.exe in a windows/amd64 image should be a mismatch: %+v", r)
+	}
+
+	// The same layer without URLs is stored in the registry: it is read.
+	m.Layers[0].URLs = nil
+	clear(opened)
+	if _, err := (&deep.Inspector{Limits: deep.DefaultLimits}).Inspect(context.Background(), m, cf, open); err != nil {
+		t.Fatal(err)
+	}
+	if opened[m.Layers[0].Digest] != 1 {
+		t.Errorf("a foreign media type without URLs should be read from the registry: opened %v", opened)
+	}
+}
+
 // TestOnlyArtifactLayers: an image none of whose layers is a tar has
 // nothing to judge: no mismatch, no error, nothing opened.
 func TestOnlyArtifactLayers(t *testing.T) {

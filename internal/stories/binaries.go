@@ -51,6 +51,25 @@ func ELF(arch string) []byte {
 	return append(h, bytes.Repeat([]byte{0x90}, 192)...)
 }
 
+// peMachines are the PE (Windows) machine types by GOARCH.
+var peMachines = map[string]uint16{"amd64": 0x8664, "arm64": 0xaa64, "386": 0x14c}
+
+// PE returns the first bytes of a Windows executable built for arch: the
+// MZ header pointing at a PE header with its machine type (what the deep
+// check reads), then filler.
+func PE(arch string) []byte {
+	machine, ok := peMachines[arch]
+	if !ok {
+		panic("stories.PE: no machine for " + arch)
+	}
+	h := make([]byte, 512)
+	copy(h, "MZ")
+	binary.LittleEndian.PutUint32(h[0x3c:], 0x80)
+	copy(h[0x80:], "PE\x00\x00")
+	binary.LittleEndian.PutUint16(h[0x84:], machine)
+	return h
+}
+
 // File is one file in a layer.
 type File struct {
 	Path string

@@ -113,6 +113,9 @@ type Entry struct {
 	// Attests, when set, makes the entry an attestation for the image with
 	// that digest.
 	Attests *v1.Hash
+	// Annotations are the entry's own (an attestation's are set by
+	// Attests).
+	Annotations map[string]string
 }
 
 // Index builds an index of the entries, as a Docker manifest list or an
@@ -125,6 +128,7 @@ func Index(f Format, entries ...Entry) (v1.ImageIndex, error) {
 	var adds []mutate.IndexAddendum
 	for _, e := range entries {
 		add := mutate.IndexAddendum{Add: e.Image}
+		add.Descriptor.Annotations = e.Annotations
 		if e.Platform != "" {
 			p, err := v1.ParsePlatform(e.Platform)
 			if err != nil {

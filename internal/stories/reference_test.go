@@ -13,28 +13,33 @@ import (
 )
 
 // TestCommittedLayoutMatchesGenerator rebuilds the reference layout and
-// compares it, file by file, with testdata/layout: the generator is
-// deterministic and the committed copy is what it writes.
+// the shapes and compares them, file by file, with testdata/layout and
+// testdata/shapes: the generator is deterministic and the committed copy
+// is what it writes.
 func TestCommittedLayoutMatchesGenerator(t *testing.T) {
 	c, err := registry.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := filepath.Join(t.TempDir(), "layout")
-	if err := stories.WriteReference(context.Background(), c, fresh); err != nil {
+	fresh := t.TempDir()
+	if err := stories.WriteReference(context.Background(), c, filepath.Join(fresh, "layout")); err != nil {
 		t.Fatal(err)
 	}
-	committed := filepath.Join("..", "..", "testdata", "layout")
-	want := readTree(t, fresh)
-	got := readTree(t, committed)
-	for name, b := range want {
-		if !bytes.Equal(got[name], b) {
-			t.Errorf("%s differs from the generator's output; run: go run ./testdata/gen testdata/layout", name)
-		}
+	if err := stories.WriteShapes(filepath.Join(fresh, "shapes")); err != nil {
+		t.Fatal(err)
 	}
-	for name := range got {
-		if _, ok := want[name]; !ok {
-			t.Errorf("%s is committed but the generator does not write it", name)
+	for _, dir := range []string{"layout", "shapes"} {
+		want := readTree(t, filepath.Join(fresh, dir))
+		got := readTree(t, filepath.Join("..", "..", "testdata", dir))
+		for name, b := range want {
+			if !bytes.Equal(got[name], b) {
+				t.Errorf("testdata/%s/%s differs from the generator's output; run: make testdata", dir, name)
+			}
+		}
+		for name := range got {
+			if _, ok := want[name]; !ok {
+				t.Errorf("testdata/%s/%s is committed but the generator does not write it", dir, name)
+			}
 		}
 	}
 }
