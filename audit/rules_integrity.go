@@ -37,6 +37,10 @@ func checkIntegrity(c *checker) {
 		}
 		var mismatch *tree.DigestMismatchError
 		switch {
+		case errors.Is(n.Err, tree.ErrMissing) && c.ref.Scheme == ref.DockerDaemon:
+			mark(l.row, StatusMissingChild)
+			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s, which the Docker engine does not hold (%s)", lists, what, notPulled)
+			c.findings[len(c.findings)-1].Hint = daemonMissingHint
 		case errors.Is(n.Err, tree.ErrMissing) && c.ref.IsExport():
 			mark(l.row, StatusMissingChild)
 			c.add(MissingChild, n.Descriptor.Digest.String(), l.claimed(), "%s %s, which was not exported to the layout or archive (%s)", lists, what, partialExport)
@@ -61,8 +65,11 @@ func checkIntegrity(c *checker) {
 
 // A layout is often a partial export on purpose: a child missing from it
 // was not exported, and re-pushing (missing-child's usual hint) is not the
-// fix.
+// fix. A Docker engine with the containerd image store holds the whole
+// index but only the platforms it pulled or built.
 const (
+	notPulled         = "an engine keeps only the platforms it pulled or built: `docker pull` fetches the engine's own platform"
+	daemonMissingHint = "Pull the platform (`docker pull --platform linux/arm64 IMAGE`), or build every platform into the engine (`docker buildx build --platform ... --load` with the containerd image store), or audit the registry the image came from instead."
 	partialExport     = "a partial export, such as `docker save --platform` or `containerd export` (`ctr export`) without --all-platforms, writes only the platforms it was asked for"
 	layoutMissingHint = "If the export was partial on purpose, audit the registry it came from instead; else export again with every platform (`ctr export --all-platforms`, `docker save` without --platform), or re-create the index without the entry (`mlaudit repair --fix`)."
 )

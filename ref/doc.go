@@ -26,6 +26,8 @@
 //	oci:DIR@sha256:...         a manifest in the layout, by digest
 //	oci-archive:FILE[:NAME]    the same, in a tar file (Scheme OCIArchive); FILE - is standard input
 //	docker-archive:FILE[:REF]  what docker save wrote (Scheme DockerArchive), REF as saved ("app:1.0")
+//	docker-daemon:REF          an image the local Docker engine holds (Scheme DockerDaemon); REF as
+//	                           docker names it ("app:1.0", "ghcr.io/org/app@sha256:..."), a bare name is :latest
 //
 // A target written as a path ("./out.tar", "out/", "/tmp/out", a name
 // ending in .tar) is refused with a suggestion of the oci:, oci-archive: or

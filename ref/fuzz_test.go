@@ -12,7 +12,8 @@ import (
 // canonical form parses back to the same reference.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"ghcr.io/org/app:1.0", "localhost:5000/app@sha256:" + strings.Repeat("a", 64), "oci:./out:tag",
-		"oci:out:docker.io/library/app:1.0", "registry.example.com/", "UPPER/case", "a:b:c/d", "", "oci:", "@", "::/", "docker://alpine"} {
+		"oci:out:docker.io/library/app:1.0", "registry.example.com/", "UPPER/case", "a:b:c/d", "", "oci:", "@", "::/", "docker://alpine",
+		"docker-daemon:app", "docker-daemon:app:1.0", "docker-daemon:ghcr.io/org/app@sha256:" + strings.Repeat("b", 64), "docker-daemon:", "docker-daemon:x/"} {
 		f.Add(s)
 	}
 	// Hostile strings: look-alike and invisible characters, zones, ports

@@ -14,13 +14,12 @@ import (
 )
 
 // forms is appended to parse errors: what a reference may look like.
-const forms = "write registry/repo:tag, registry/repo@sha256:..., registry/repo for every tag, registry/ for every repository, oci:DIR[:NAME], oci-archive:FILE[:NAME] or docker-archive:FILE[:REF]"
+const forms = "write registry/repo:tag, registry/repo@sha256:..., registry/repo for every tag, registry/ for every repository, oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:REF] or docker-daemon:REF"
 
 // unsupported are skopeo transports mlaudit recognises but cannot read, so
-// that "docker-daemon:app:1" is not sent to Docker Hub as a repository
-// called docker-daemon.
+// that "containers-storage:app:1" is not sent to Docker Hub as a
+// repository called containers-storage.
 var unsupported = map[string]string{
-	"docker-daemon":      "save it (docker save -o save.tar app:1) and audit docker-archive:save.tar, or push it to a registry (a local one will do) and audit it there",
 	"containers-storage": "push the image to a registry (a local one will do) and audit it there",
 	"dir":                "copy it into an OCI layout (skopeo copy dir:X oci:out) and audit oci:out",
 }
@@ -41,6 +40,8 @@ func Parse(s string) (Ref, error) {
 		r, err = parseFile(written, rest, OCIArchive)
 	} else if rest, ok := strings.CutPrefix(s, string(DockerArchive)+":"); ok {
 		r, err = parseFile(written, rest, DockerArchive)
+	} else if rest, ok := strings.CutPrefix(s, string(DockerDaemon)+":"); ok {
+		r, err = parseDaemon(written, rest)
 	} else {
 		r, err = parseRegistry(written, strings.TrimPrefix(s, "docker://"))
 	}
@@ -235,8 +236,32 @@ func parseFile(written, rest string, scheme Scheme) (Ref, error) {
 	return r, nil
 }
 
+// parseDaemon reads what follows "docker-daemon:": an image as docker
+// names it (NAME[:TAG], NAME@sha256:..., NAME:TAG@sha256:...), checked and
+// normalized as a registry reference is. A bare name is NAME:latest, as
+// docker reads it; a repository alone names nothing in an engine.
+func parseDaemon(written, rest string) (Ref, error) {
+	const example = "docker-daemon:app:1.0 or docker-daemon:ghcr.io/org/app@sha256:..."
+	rest = strings.TrimSpace(rest)
+	if rest == "" {
+		return Ref{}, fmt.Errorf("%w %q: name the image the Docker engine holds, e.g. %s", ErrInvalid, written, example)
+	}
+	if strings.HasSuffix(rest, "/") {
+		return Ref{}, fmt.Errorf("%w %q: after docker-daemon: comes one image, not a registry, e.g. %s", ErrInvalid, written, example)
+	}
+	r, err := parseRegistry(written, rest)
+	if err != nil {
+		return Ref{}, err
+	}
+	r.Scheme = DockerDaemon
+	if !r.IsImage() {
+		r.Tag = "latest"
+	}
+	return r, nil
+}
+
 // transports are the prefixes Parse reads, for the error about others.
-const transports = "docker://, oci:, oci-archive: or docker-archive:"
+const transports = "docker://, oci:, oci-archive:, docker-archive: or docker-daemon:"
 
 // transportPrefix is a URL scheme or skopeo transport: "foo:" before a
 // "/" in "foo:bar/baz", where bar is not a port.

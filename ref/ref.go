@@ -28,6 +28,12 @@ const (
 	// (manifest.json) or the containerd image store's (an OCI layout).
 	// Path "-" is standard input; Tag is a Docker reference ("app:1.0").
 	DockerArchive Scheme = "docker-archive"
+	// DockerDaemon is an image the local Docker engine holds, read
+	// through the Docker Engine API ($DOCKER_HOST or the default
+	// socket). Registry, Repository, Tag and Digest are the image's
+	// Docker reference, normalized as a registry reference's; a bare
+	// name is name:latest, as docker reads it. Read only.
+	DockerDaemon Scheme = "docker-daemon"
 )
 
 // IsFile reports whether s's content is read from a file or directory (a
@@ -35,9 +41,10 @@ const (
 func (s Scheme) IsFile() bool { return s == Layout || s == OCIArchive || s == DockerArchive }
 
 // IsExport reports whether r's content was exported from elsewhere to a
-// file or directory (a layout or an archive): content missing from it may
-// simply not have been exported.
-func (r Ref) IsExport() bool { return r.Scheme.IsFile() }
+// file or directory (a layout or an archive), or is a local Docker
+// engine's copy (which may hold some platforms only): content missing
+// from it may simply not have been exported or pulled.
+func (r Ref) IsExport() bool { return r.Scheme.IsFile() || r.Scheme == DockerDaemon }
 
 // IsStdin reports whether r is read from standard input ("oci-archive:-").
 func (r Ref) IsStdin() bool {
@@ -56,10 +63,11 @@ type Ref struct {
 	// Scheme is where the content lives.
 	Scheme Scheme
 	// Registry is the registry host, canonical ("index.docker.io" for
-	// Docker Hub); Registry scheme only.
+	// Docker Hub); Registry and DockerDaemon schemes only.
 	Registry string
 	// Repository is the repository path below the registry, canonical
-	// ("library/alpine"); empty for a whole registry. Registry scheme only.
+	// ("library/alpine"); empty for a whole registry. Registry and
+	// DockerDaemon schemes only.
 	Repository string
 	// Path is the layout directory or archive file, cleaned; Layout,
 	// OCIArchive and DockerArchive schemes only ("-" is standard input).
@@ -75,12 +83,16 @@ type Ref struct {
 
 // String is the canonical form: "index.docker.io/library/alpine:3",
 // "ghcr.io/org/app@sha256:...", "registry.example.com/" for a whole
-// registry, "oci:out:1.0" for a layout entry.
+// registry, "oci:out:1.0" for a layout entry,
+// "docker-daemon:index.docker.io/library/app:1.0" for an image in the
+// Docker engine.
 func (r Ref) String() string {
 	var b strings.Builder
 	switch r.Scheme {
 	case Layout, OCIArchive, DockerArchive:
 		b.WriteString(string(r.Scheme) + ":" + r.Path)
+	case DockerDaemon:
+		b.WriteString(string(r.Scheme) + ":" + r.Registry + "/" + r.Repository)
 	default:
 		b.WriteString(r.Registry + "/" + r.Repository)
 	}

@@ -50,6 +50,11 @@ func TestParse(t *testing.T) {
 		{in: "docker-archive:save.tar", canonical: "docker-archive:save.tar", scheme: ref.DockerArchive, path: "save.tar"},
 		{in: "docker-archive:save.tar:app:1.0", canonical: "docker-archive:save.tar:app:1.0", scheme: ref.DockerArchive, path: "save.tar", tag: "app:1.0"},
 		{in: "docker-archive:-:localhost:5000/app:1", canonical: "docker-archive:-:localhost:5000/app:1", scheme: ref.DockerArchive, path: "-", tag: "localhost:5000/app:1"},
+		{in: "docker-daemon:app:1.0", canonical: "docker-daemon:index.docker.io/library/app:1.0", scheme: ref.DockerDaemon, registry: "index.docker.io", repository: "library/app", tag: "1.0"},
+		{in: "docker-daemon:app", canonical: "docker-daemon:index.docker.io/library/app:latest", scheme: ref.DockerDaemon, registry: "index.docker.io", repository: "library/app", tag: "latest"},
+		{in: "docker-daemon:localhost:5000/org/app:1", canonical: "docker-daemon:localhost:5000/org/app:1", scheme: ref.DockerDaemon, registry: "localhost:5000", repository: "org/app", tag: "1"},
+		{in: "docker-daemon:ghcr.io/org/app@" + digest, canonical: "docker-daemon:ghcr.io/org/app@" + digest, scheme: ref.DockerDaemon, registry: "ghcr.io", repository: "org/app", digest: digest},
+		{in: "docker-daemon:docker.io/library/app:1.0@" + digest, canonical: "docker-daemon:index.docker.io/library/app:1.0@" + digest, scheme: ref.DockerDaemon, registry: "index.docker.io", repository: "library/app", tag: "1.0", digest: digest},
 		// Not paths, not transports: hosts with ports, Docker Hub tags.
 		{in: "localhost:5000/", canonical: "localhost:5000/", registry: "localhost:5000"},
 		{in: "localhost/", canonical: "localhost/", registry: "localhost"},
@@ -88,7 +93,7 @@ func TestParseRejects(t *testing.T) {
 	for _, in := range []string{
 		"", "   ", "ghcr.io/Org/App:1", "ghcr.io/org/app:bad tag", "ghcr.io/org/app@sha256:short",
 		"ghcr.io/org/app:", "oci:", "oci::tag", "oci:out:bad name", "/",
-		"docker-daemon:app:1", "oci-archive:", "docker-archive::app:1", "docker-archive:save.tar:Bad/Name",
+		"docker-daemon:", "docker-daemon:App:1", "docker-daemon:app:bad tag", "docker-daemon:localhost:5000/", "docker-daemon:./out.tar", "oci-archive:", "docker-archive::app:1", "docker-archive:save.tar:Bad/Name",
 		"foo:bar/baz", "https://ghcr.io/org/app:1", "./out.tar", "out.tar", "out/", "../out", "/tmp/out", "~/out", `out\x`,
 	} {
 		t.Run(in, func(t *testing.T) {
@@ -104,9 +109,35 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestUnsupportedSchemeSaysWhatToDo(t *testing.T) {
-	_, err := ref.Parse("docker-daemon:app:1")
-	if err == nil || !strings.Contains(err.Error(), "docker-archive:save.tar") {
-		t.Fatalf("the Docker engine should get a hint to save the image: %v", err)
+	_, err := ref.Parse("containers-storage:app:1")
+	if err == nil || !strings.Contains(err.Error(), "push the image to a registry") {
+		t.Fatalf("containers-storage should get a hint to push the image: %v", err)
+	}
+}
+
+// TestDaemonRefs: docker-daemon: names one image, read only from the
+// engine: never a registry reference, an export whose missing platforms
+// were not pulled, never a file.
+func TestDaemonRefs(t *testing.T) {
+	r, err := ref.Parse("docker-daemon:app:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.IsImage() || !r.IsExport() || r.Scheme.IsFile() || r.IsStdin() || r.IsRegistry() {
+		t.Errorf("IsImage %v IsExport %v IsFile %v IsStdin %v IsRegistry %v", r.IsImage(), r.IsExport(), r.Scheme.IsFile(), r.IsStdin(), r.IsRegistry())
+	}
+	sib, err := r.WithTag("1.0-arm64")
+	if err != nil || sib.String() != "docker-daemon:index.docker.io/library/app:1.0-arm64" {
+		t.Errorf("WithTag = %q, %v", sib, err)
+	}
+	if _, err := r.WithTag("bad tag"); !errors.Is(err, ref.ErrInvalid) {
+		t.Errorf("WithTag(bad tag) = %v, want ErrInvalid: engine tags are registry tags", err)
+	}
+	if reg, _ := ref.Parse("app:1.0"); r.Equal(reg) || r.SameRepository(reg) {
+		t.Error("docker-daemon:app:1.0 is not the registry's app:1.0")
+	}
+	if _, err := r.Rebase(ref.Ref{Scheme: ref.Registry, Registry: "mirror.example"}); !errors.Is(err, ref.ErrInvalid) {
+		t.Errorf("Rebase = %v: an engine's image has no copy in a mirror", err)
 	}
 }
 

@@ -33,6 +33,9 @@ type Client struct {
 	// archives are the tar archives read (archive.go); the zero value is
 	// ready.
 	archives archiveSet
+	// daemons are the Docker engine and its repositories read
+	// (daemon.go); the zero value is ready.
+	daemons daemonSet
 }
 
 // New makes a Client.
@@ -82,13 +85,15 @@ func (c *Client) Stats() Stats {
 }
 
 // scheme is where r's content lives: its repository on a registry, its
-// layout, or its archive. A whole registry has no single scheme.
+// layout, its archive, or the Docker engine. A whole registry has no single scheme.
 func (c *Client) scheme(r ref.Ref) (scheme, error) {
 	switch r.Scheme {
 	case ref.Layout:
 		return c.layout(r), nil
 	case ref.OCIArchive, ref.DockerArchive:
 		return c.archive(r), nil
+	case ref.DockerDaemon:
+		return c.daemon(r), nil
 	case ref.Registry:
 		if r.IsRegistry() {
 			return nil, fmt.Errorf("%w %q: a registry holds many repositories; name one, e.g. %s/org/app:1.0", ErrInvalidTarget, r.Written(), r.Registry)

@@ -1,5 +1,5 @@
-// Package registry is the only part of mlaudit that talks to registries or
-// reads and writes OCI image layouts. It turns a reference (a ref.Ref:
+// Package registry is the only part of mlaudit that talks to registries and
+// the Docker engine, or reads and writes OCI image layouts and archives. It turns a reference (a ref.Ref:
 // "ghcr.io/org/app:1.0", "ghcr.io/org/app", "oci:./out") into the image
 // references it names, and an image reference into a [tree.Node]: the
 // manifest, its children and their configs, with every byte checked against
@@ -14,8 +14,10 @@
 //	fmt.Println(c.Stats())             // requests made
 //
 // Each kind of source is one implementation of an internal scheme interface
-// (scheme.go): a repository on a registry (remote.go, remote_write.go) and an
-// OCI layout (layout.go, layout_write.go, layout_content.go). The Client
+// (scheme.go): a repository on a registry (remote.go, remote_write.go), an
+// OCI layout (layout.go, layout_write.go, layout_content.go), an OCI archive
+// or docker save file (archive*.go), and the local Docker engine through
+// its Engine API (daemon.go, daemon_engine.go). The Client
 // picks the scheme of a reference once; its methods never branch on the kind
 // of source. Layout manifests are read and written at any depth below
 // index.json, and a layout that does not exist yet is created on write.
