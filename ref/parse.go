@@ -80,6 +80,9 @@ func parseRegistryName(written, s string) (Ref, error) {
 	if err := checkTransport(written, s); err != nil {
 		return Ref{}, err
 	}
+	if s == "-" {
+		return Ref{}, fmt.Errorf("%w %q: standard input is read as an archive; did you mean oci-archive:- (buildx --output type=oci,dest=-, skopeo, ctr export) or docker-archive:- (docker save)?", ErrInvalid, written)
+	}
 	if looksLikePath(s) {
 		return Ref{}, PathError(written, strings.HasSuffix(s, "/") || !strings.Contains(path.Base(s), "."))
 	}

@@ -150,6 +150,7 @@ func TestPathLikeSaysWhatToDo(t *testing.T) {
 		"/tmp/out":                  "oci:/tmp/out",
 		"foo:bar/baz":               `unknown transport "foo:"`,
 		"https://ghcr.io/org/app:1": "drop https://, e.g. ghcr.io/org/app:1",
+		"-":                         "did you mean oci-archive:- (",
 	} {
 		_, err := ref.Parse(in)
 		if !errors.Is(err, ref.ErrInvalid) || !strings.Contains(err.Error(), want) {

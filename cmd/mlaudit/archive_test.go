@@ -170,6 +170,7 @@ func TestPathLikeTargets(t *testing.T) {
 		{[]string{"audit", "/tmp/out"}, "oci:/tmp/out"},
 		{[]string{"audit", "foo:bar/baz"}, `unknown transport "foo:"`},
 		{[]string{"audit", "https://ghcr.io/org/app:1"}, "drop https://"},
+		{[]string{"audit", "-"}, "did you mean oci-archive:- ("},
 		{[]string{"audit", "oci-archive:missing.tar"}, "does not exist"},
 		{[]string{"repair", "--require", "linux/amd64", "./out.tar"}, "oci-archive:./out.tar"},
 		{[]string{"policy", "explain", "out"}, "oci:out"},
