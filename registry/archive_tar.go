@@ -91,6 +91,7 @@ func indexTar(f *os.File, name string) (*tarFile, error) {
 		return nil, fmt.Errorf("reading the archive %s: %w", name, err)
 	}
 	t := &tarFile{name: name, f: f, entries: map[string]tarEntry{}}
+	links := map[string]string{} // entry name → the name it links to
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
@@ -100,26 +101,65 @@ func indexTar(f *os.File, name string) (*tarFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s is not a tar archive (%v); give the file buildx --output type=oci,dest=out.tar, skopeo or docker save wrote", ErrInvalidTarget, name, err)
 		}
-		if h.Typeflag != tar.TypeReg {
-			continue // directories, links: a layout's content is in regular files
+		if len(t.entries)+len(links) >= maxArchiveEntries {
+			return nil, fmt.Errorf("%w: the archive %s has more than %d files", ErrBadResponse, name, maxArchiveEntries)
+		}
+		switch h.Typeflag {
+		case tar.TypeSymlink:
+			// docker save (Docker 25 and later) writes the classic
+			// <id>/layer.tar as a symlink to blobs/sha256/<hex>,
+			// relative to the link's directory.
+			target := h.Linkname
+			if !strings.HasPrefix(target, "/") {
+				target = path.Join(path.Dir(cleanEntry(h.Name)), target)
+			}
+			links[cleanEntry(h.Name)] = cleanEntry(target)
+			continue
+		case tar.TypeLink:
+			links[cleanEntry(h.Name)] = cleanEntry(h.Linkname) // named from the archive's root
+			continue
+		case tar.TypeReg:
+		default:
+			continue // directories and the rest: a layout's content is in files
 		}
 		off, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
 			return nil, fmt.Errorf("reading the archive %s: %w", name, err)
 		}
 		t.entries[cleanEntry(h.Name)] = tarEntry{off: off, size: h.Size}
-		if len(t.entries) > maxArchiveEntries {
-			return nil, fmt.Errorf("%w: the archive %s has more than %d files", ErrBadResponse, name, maxArchiveEntries)
-		}
 	}
+	t.resolve(links)
 	if len(t.entries) == 0 {
 		return nil, fmt.Errorf("%w: the archive %s is empty", ErrInvalidTarget, name)
 	}
 	return t, nil
 }
 
-// maxArchiveEntries bounds the index of one archive's files.
+// maxArchiveEntries bounds the index of one archive's files and links.
 const maxArchiveEntries = 1 << 20
+
+// maxLinkHops bounds a chain of links, so that a loop ends.
+const maxLinkHops = 8
+
+// resolve indexes each link as the file it leads to, through at most
+// maxLinkHops links. Links are names inside the archive only (cleanEntry
+// keeps "../" from leaving it); one to nothing, or a loop, stays out of the
+// index, so reading it is "not found", as a missing file is.
+func (t *tarFile) resolve(links map[string]string) {
+	for name, target := range links {
+		for range maxLinkHops {
+			if e, ok := t.entries[target]; ok {
+				t.entries[name] = e
+				break
+			}
+			next, ok := links[target]
+			if !ok {
+				break
+			}
+			target = next
+		}
+	}
+}
 
 // cleanEntry is the name an entry is looked up by: "./blobs/x" and
 // "blobs/x" are one file.

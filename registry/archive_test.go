@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,6 +194,72 @@ func TestDockerArchiveClassic(t *testing.T) {
 	}
 	if err := c.CheckTarget(mustRef(t, "oci-archive:"+file)); !errors.Is(err, registry.ErrInvalidTarget) || !strings.Contains(err.Error(), "docker-archive:") {
 		t.Errorf("a classic save read as an OCI archive: %v, want a hint to read it as docker-archive:", err)
+	}
+}
+
+// TestDockerArchiveLinks: docker save from Docker 25 on writes the classic
+// <id>/layer.tar as a symlink to blobs/sha256/<hex>; a hard link names its
+// target from the archive's root. Both are read as the file they lead to;
+// a link loop and a link out of the archive are not found.
+func TestDockerArchiveLinks(t *testing.T) {
+	layer := tarBytes(t, map[string]string{"etc/hello": "hi"})
+	diffID := sha256Hex(layer)
+	cfg, _ := json.Marshal(v1.ConfigFile{OS: "linux", Architecture: "arm64", RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{{Algorithm: "sha256", Hex: diffID}}}})
+	cfgHex := sha256Hex(cfg)
+	// save writes a docker save whose image's config is at configPath,
+	// with the blobs stored once under blobs/ and reached through links.
+	save := func(configPath string) string {
+		manifest, _ := json.Marshal([]map[string]any{{"Config": configPath, "RepoTags": []string{"localhost:5000/app:1"}, "Layers": []string{diffID + "/layer.tar"}}})
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		file := func(name string, content []byte) {
+			tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+			tw.Write(content)
+		}
+		link := func(name, target string, kind byte) {
+			tw.WriteHeader(&tar.Header{Name: name, Linkname: target, Mode: 0o777, Typeflag: kind})
+		}
+		file("blobs/sha256/"+diffID, layer)
+		file("blobs/sha256/"+cfgHex, cfg)
+		link(diffID+"/layer.tar", "../blobs/sha256/"+diffID, tar.TypeSymlink)
+		link(cfgHex+".json", "blobs/sha256/"+cfgHex, tar.TypeLink)
+		link("loop/a.json", "b.json", tar.TypeSymlink)
+		link("loop/b.json", "../loop/a.json", tar.TypeSymlink)
+		link("escape.json", "../../../../blobs/sha256/"+cfgHex+"/../../../../etc/passwd", tar.TypeSymlink)
+		file("manifest.json", manifest)
+		tw.Close()
+		p := filepath.Join(t.TempDir(), "save.tar")
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	c := newClient(t)
+	ctx := context.Background()
+	r := mustRef(t, "docker-archive:"+save(cfgHex+".json")+":localhost:5000/app:1")
+	n, err := c.Fetch(ctx, r)
+	if err != nil {
+		t.Fatalf("Fetch through links: %v", err)
+	}
+	if n.Err != nil || n.Config == nil || n.Config.Architecture != "arm64" {
+		t.Fatalf("the config read through a hard link: %v %+v", n.Err, n.Config)
+	}
+	rc, err := c.OpenLayer(ctx, r, n.Manifest.Layers[0])
+	if err != nil {
+		t.Fatalf("the layer read through a symlink: %v", err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, layer) {
+		t.Error("the layer read through a symlink is not the saved layer")
+	}
+
+	for _, config := range []string{"loop/a.json", "escape.json"} {
+		_, err := newClient(t).Fetch(ctx, mustRef(t, "docker-archive:"+save(config)+":localhost:5000/app:1"))
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a config behind the link %s: %v, want it not found", config, err)
+		}
 	}
 }
 
