@@ -72,10 +72,7 @@ func (p *pipeline) run(ctx context.Context, src Source, jobs int) {
 		}()
 	}
 	parallel(len(p.targets), jobs, func(i int) {
-		refs, err := src.Expand(ctx, p.targets[i].Ref)
-		if err == nil && len(refs) == 0 {
-			err = fmt.Errorf("%s has no tags to audit", p.targets[i].Ref)
-		}
+		refs, err := p.expand(ctx, src, p.targets[i].Ref)
 		p.expanded[i] = expansion{target: p.targets[i].Ref, refs: refs, err: err}
 		p.listed(i, refs, err)
 	})
@@ -84,6 +81,23 @@ func (p *pipeline) run(ctx context.Context, src Source, jobs int) {
 	p.wake.Broadcast()
 	p.mu.Unlock()
 	checks.Wait()
+}
+
+// expand lists a target's references in the shard. A target of another
+// shard is not listed at all; a registry's repositories are sharded once
+// its listing returns (the Source lists every tag of every repository,
+// so each shard pays for the whole registry's tag lists, not for its
+// manifests).
+func (p *pipeline) expand(ctx context.Context, src Source, target ref.Ref) ([]ref.Ref, error) {
+	shard := p.opts.Shard
+	if !shard.Keeps(target) {
+		return nil, nil
+	}
+	refs, err := src.Expand(ctx, target)
+	if err == nil && len(refs) == 0 {
+		err = fmt.Errorf("%s has no tags to audit", target)
+	}
+	return shard.filter(refs), err
 }
 
 // listed queues target i's references for checking, except those an

@@ -23,6 +23,9 @@ type Result struct {
 	// nothing said which platforms a tag must hold, so a tag that lost
 	// platforms passes. It says so, and how to check.
 	CompletenessNotChecked string `json:"completenessNotChecked,omitempty"`
+	// Shard is the part of the audit this result holds (--shard), nil
+	// for a whole audit or a merge of every shard.
+	Shard *Shard `json:"shard,omitempty"`
 }
 
 // Image is one reference audited: an index or a single image.

@@ -83,6 +83,9 @@ type Options struct {
 	// result is returned.
 	Ignore   map[Code]bool
 	Severity map[Code]Severity
+	// Shard, when set, audits only the references whose repository
+	// belongs to it (see [Shard]); the zero Shard audits everything.
+	Shard Shard
 }
 
 // Run audits every target and returns what it found, in target order. A
@@ -102,6 +105,10 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		jobs = 32
 	}
 	r := &Result{Images: []Image{}, Findings: []Finding{}, Errors: []TargetError{}}
+	if opts.Shard.Count > 0 {
+		shard := opts.Shard
+		r.Shard = &shard
+	}
 	a := &auditor{src: src, inspector: opts.Deep}
 	p := &pipeline{a: a, targets: targets, opts: opts, owner: map[string]int{}, checked: map[work]*outcome{}}
 	p.run(ctx, src, jobs)

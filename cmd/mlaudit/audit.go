@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -30,6 +32,7 @@ type auditFlags struct {
 	pushJob     string
 	show        string
 	sarifFile   string
+	shard       string
 	// report is how reports are written: colour and version from the
 	// terminal and the build, All and SARIFFile from the flags.
 	report report.Options
@@ -71,7 +74,10 @@ Credentials come from the Docker config and its credential helpers.`,
   mlaudit audit --deep --require linux/amd64,linux/arm64 oci-archive:out.tar
 
   # A list of targets, for a sync script
-  mlaudit audit --targets-file images.txt --require linux/amd64,linux/arm64`,
+  mlaudit audit --targets-file images.txt --require linux/amd64,linux/arm64
+
+  # The first of three shards of a registry; mlaudit merge combines them
+  mlaudit audit --shard 0/3 --format json --output shard-0.json registry.example.com/`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAudit(cmd, f, args)
 		},
@@ -92,6 +98,7 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.StringVar(&f.sarifFile, "sarif-file", "", "with --format sarif, place results at this file of your repository, line 1 (e.g. Dockerfile), so GitHub code scanning shows them")
 	fl.StringVar(&f.pushGateway, "push-gateway", "", "also push the metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091), replacing the job's group: for a CronJob")
 	fl.StringVar(&f.pushJob, "push-job", DefaultPushJob, "with --push-gateway, the job label to push under")
+	fl.StringVar(&f.shard, "shard", "", "audit only the repositories of shard I of N, e.g. 0/3 (from 0); /N takes I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). Combine the shards' JSON reports with mlaudit merge")
 	f.registry.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
@@ -124,14 +131,13 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err := checkPushGateway(f.pushGateway); err != nil {
 		return usageError(err)
 	}
-	switch f.show {
-	case "all":
-		f.report.All = true
-	case "failing":
-	default:
-		return usageError(fmt.Errorf("--show %q: give failing or all", f.show))
+	shard, err := parseShardFlag(f.shard, os.LookupEnv)
+	if err != nil {
+		return usageError(err)
 	}
-	f.report.SARIFFile = f.sarifFile
+	if err := reportOptions(&f.report, f.show, f.sarifFile); err != nil {
+		return usageError(err)
+	}
 	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures, Backups: f.backups}
 	sess, err := f.registry.open(cmd, registry.WithJobs(f.jobs), registry.WithTagFilter(filter))
 	if err != nil {
@@ -148,7 +154,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	}
 	// One token for many repositories, on registries that issue them.
 	client.Expect(refs...)
-	opts := pol.AuditOptions(audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet)})
+	opts := pol.AuditOptions(audit.Options{Jobs: 4 * f.jobs, Progress: newProgress(cmd.ErrOrStderr(), f.quiet), Shard: shard})
 	if f.deep {
 		lim := deep.DefaultLimits
 		lim.Files = f.deepFiles
@@ -164,16 +170,62 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 			return &exitError{code: exitUnaudited, err: err}
 		}
 	}
-	if cmd.Context().Err() != nil {
-		return cmd.Context().Err()
+	return auditExit(cmd.Context(), result, failOn)
+}
+
+// auditExit is the exit of a command that reports an audit (audit,
+// merge): 3 when some target could not be audited, else 1 when findings
+// reach --fail-on, else 0.
+func auditExit(ctx context.Context, r *audit.Result, failOn failOn) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	switch {
-	case len(result.Errors) > 0:
+	case len(r.Errors) > 0:
 		return &exitError{code: exitUnaudited}
-	case failOn.fails(result):
+	case failOn.fails(r):
 		return &exitError{code: exitFindings}
 	}
 	return nil
+}
+
+// reportOptions sets what --show and --sarif-file say in o.
+func reportOptions(o *report.Options, show, sarifFile string) error {
+	switch show {
+	case "all":
+		o.All = true
+	case "failing":
+	default:
+		return fmt.Errorf("--show %q: give failing or all", show)
+	}
+	o.SARIFFile = sarifFile
+	return nil
+}
+
+// jobIndexVar is the variable a Kubernetes Indexed Job sets to each
+// pod's index (0..completions-1).
+const jobIndexVar = "JOB_COMPLETION_INDEX"
+
+// parseShardFlag reads --shard: "" for the whole audit, I/N, or /N with
+// I from $JOB_COMPLETION_INDEX.
+func parseShardFlag(s string, env func(string) (string, bool)) (audit.Shard, error) {
+	if s == "" {
+		return audit.Shard{}, nil
+	}
+	given := "--shard"
+	if strings.HasPrefix(s, "/") {
+		index, ok := env(jobIndexVar)
+		if !ok || index == "" {
+			return audit.Shard{}, fmt.Errorf("--shard %s: $%s is not set (a Kubernetes Indexed Job sets it); give the index, e.g. --shard 0%s", s, jobIndexVar, s)
+		}
+		given = fmt.Sprintf("--shard %s (%s=%s)", s, jobIndexVar, index)
+		s = index + s
+	}
+	shard, err := audit.ParseShard(s)
+	if err != nil {
+		return audit.Shard{}, fmt.Errorf("%s: %w", given, err)
+	}
+	return shard, nil
 }
 
 // writeReport renders the result to --output or standard output. With

@@ -23,7 +23,7 @@ var commonPlatforms = []string{
 // formatsOf is the --format values of each command that has the flag.
 func formatsOf(cmd *cobra.Command) []string {
 	switch cmd.Name() {
-	case "audit", "demo":
+	case "audit", "demo", "merge":
 		return report.Formats()
 	case "codes":
 		return []string{"text", "json"}

@@ -93,7 +93,7 @@ Then audit your own images:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAuditCmd(ro), newRepairCmd(), newPolicyCmd(), newCodesCmd(), newDemoCmd(ro), newServeCmd(), newVersionCmd(v))
+	root.AddCommand(newAuditCmd(ro), newMergeCmd(ro), newRepairCmd(), newPolicyCmd(), newCodesCmd(), newDemoCmd(ro), newServeCmd(), newVersionCmd(v))
 	root.SetVersionTemplate("mlaudit {{.Version}}\n")
 	addCompletions(root)
 	return root
