@@ -78,9 +78,11 @@ demo:
 testdata:
 	$(GO) run ./testdata/gen testdata
 
-## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; deep-check a realistic image; a hostile fan-out index
+## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; pings and tokens per 100 repositories; 2,000 and 10,000 tags cold and warm (peak heap, wall time); deep-check a realistic image; a hostile fan-out index
 bench:
 	$(GO) test -run '^$$' -bench BenchmarkAudit -benchtime 3x ./internal/bench
+	$(GO) test -run '^$$' -bench BenchmarkTokens -benchtime 1x ./internal/bench
+	$(GO) test -run '^$$' -bench BenchmarkScale -benchtime 1x -timeout 20m ./internal/bench
 	$(GO) test -run '^$$' -bench BenchmarkInspect -benchtime 20x ./deep
 	$(GO) test -run '^$$' -bench BenchmarkFanOut -benchtime 3x ./audit
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -28,6 +29,24 @@ type host struct {
 	shared *http.Client
 	tokens *tokenSource
 	err    error
+
+	// capped is the base transport with a slot of sem held for every
+	// request (transport.go), and go-containerregistry's retries and user
+	// agent: what its reads and writes (remote_write.go) are sent over.
+	capped http.RoundTripper
+	// plain is capped with the registry's authentication, for a registry
+	// that needs no token; nil for one that does.
+	plain http.RoundTripper
+	// challenge is the ping's answer.
+	challenge *transport.Challenge
+}
+
+// retryStatus is what go-containerregistry's remote retries by default
+// (remote/options.go); its reads and writes keep those retries over
+// mlaudit's transport.
+var retryStatus = []int{
+	http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
 }
 
 func (c *Client) host(reg name.Registry) *host {
@@ -62,6 +81,10 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 		if ch.Insecure {
 			h.scheme = "http"
 		}
+		h.challenge = ch
+		h.capped = transport.NewUserAgent(
+			transport.NewRetry(&capped{host: reg.RegistryStr(), sem: h.sem, next: c.base}, transport.WithRetryStatusCodes(retryStatus...)),
+			c.opts.userAgent)
 		switch strings.ToLower(ch.Scheme) {
 		case "bearer":
 			h.bearer = true
@@ -78,6 +101,7 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 		case "":
 			// Anonymous: requests need no header at all.
 			h.shared = &http.Client{Transport: c.base, CheckRedirect: checkRedirect}
+			h.plain, _ = transport.FromToken(reg, authn.Anonymous, h.capped, ch, &transport.Token{})
 		default:
 			auth, err := c.opts.keychain.Resolve(reg)
 			if err != nil {
@@ -91,6 +115,7 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 				return
 			}
 			h.shared = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
+			h.plain, _ = transport.FromToken(reg, auth, h.capped, ch, &transport.Token{})
 		}
 	})
 	return h.err

@@ -52,6 +52,11 @@ type remoteRepo struct {
 	// tok is guarded by its registry's tokenSource.mu.
 	tok repoToken
 
+	// writer is go-containerregistry's transport for writes here, with a
+	// push token on a registry that issues them (remote_write.go).
+	writerMu sync.Mutex
+	writer   http.RoundTripper
+
 	tagsOnce sync.Once
 	tagList  []string
 	tagsErr  error

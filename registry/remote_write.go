@@ -3,25 +3,77 @@ package registry
 import (
 	"context"
 	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Copies and writes go through go-containerregistry's remote package, over
 // this client's transport (so requests are counted and the HTTP policy
-// holds) and with its keychain.
+// holds) and under the registry's cap on requests in flight: the
+// transport given to remote is a transport.Wrapper, so remote neither
+// pings nor exchanges tokens of its own. The registry's one ping
+// (hosts.go) serves writes as well as reads; reads share the
+// repository's pull token (tokens.go); writes get a token for push and
+// pull on this repository alone, once, renewed by go-containerregistry
+// when the registry refuses it.
 
-func (r *remoteRepo) remoteOptions(ctx context.Context) []remote.Option {
+// remoteOptions are remote's options for reading this repository, or,
+// with write, writing to it.
+func (r *remoteRepo) remoteOptions(ctx context.Context, write bool) ([]remote.Option, error) {
+	rt, err := r.remoteTransport(ctx, write)
+	if err != nil {
+		return nil, err
+	}
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(r.c.opts.keychain),
-		remote.WithTransport(r.c.base),
-		remote.WithUserAgent(r.c.opts.userAgent),
+		remote.WithTransport(rt),
 		remote.WithJobs(r.c.opts.jobs),
+	}, nil
+}
+
+// remoteTransport is the transport.Wrapper remote reads (or writes) this
+// repository with.
+func (r *remoteRepo) remoteTransport(ctx context.Context, write bool) (http.RoundTripper, error) {
+	reg := r.repo.Registry
+	h := r.c.host(reg)
+	if err := h.init(ctx, r.c, reg); err != nil {
+		return nil, err
 	}
+	if !h.bearer {
+		return h.plain, nil
+	}
+	if !write {
+		return transport.FromToken(reg, authn.Anonymous, &tokenAuth{host: reg.RegistryStr(), src: h.tokens, repo: r, next: h.capped}, &transport.Challenge{}, &transport.Token{})
+	}
+	r.writerMu.Lock()
+	defer r.writerMu.Unlock()
+	if r.writer != nil {
+		return r.writer, nil
+	}
+	auth, err := r.c.opts.keychain.Resolve(reg)
+	if err != nil {
+		return nil, fmt.Errorf("reading credentials for %s from the Docker config: %w", reg.RegistryStr(), err)
+	}
+	tok, err := transport.Exchange(ctx, reg, auth, h.capped, []string{r.repo.Scope(transport.PushScope)}, h.challenge)
+	if err != nil {
+		return nil, explainAuthError(reg.RegistryStr(), r.repo.RepositoryStr(), sanitizeError(err))
+	}
+	if tok.Token == "" {
+		tok.Token = tok.AccessToken
+	}
+	rt, err := transport.FromToken(reg, auth, h.capped, h.challenge, tok)
+	if err != nil {
+		return nil, explainAuthError(reg.RegistryStr(), r.repo.RepositoryStr(), sanitizeError(err))
+	}
+	r.writer = rt
+	return rt, nil
 }
 
 // reference is id in this repository, as go-containerregistry names it.
@@ -33,7 +85,11 @@ func (r *remoteRepo) reference(id string) name.Reference {
 }
 
 func (r *remoteRepo) image(ctx context.Context, h v1.Hash) (v1.Image, error) {
-	img, err := remote.Image(r.repo.Digest(h.String()), r.remoteOptions(ctx)...)
+	opts, err := r.remoteOptions(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(r.repo.Digest(h.String()), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s to copy it: %w", r.at(h.String()), sanitizeError(err))
 	}
@@ -41,7 +97,11 @@ func (r *remoteRepo) image(ctx context.Context, h v1.Hash) (v1.Image, error) {
 }
 
 func (r *remoteRepo) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error) {
-	idx, err := remote.Index(r.repo.Digest(h.String()), r.remoteOptions(ctx)...)
+	opts, err := r.remoteOptions(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := remote.Index(r.repo.Digest(h.String()), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s to copy it: %w", r.at(h.String()), sanitizeError(err))
 	}
@@ -49,7 +109,11 @@ func (r *remoteRepo) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error
 }
 
 func (r *remoteRepo) referrers(ctx context.Context, digest string) ([]v1.Descriptor, error) {
-	idx, err := remote.Referrers(r.repo.Digest(digest), r.remoteOptions(ctx)...)
+	opts, err := r.remoteOptions(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := remote.Referrers(r.repo.Digest(digest), opts...)
 	if err != nil {
 		return nil, sanitizeError(err)
 	}
@@ -65,7 +129,11 @@ func (r *remoteRepo) referrers(ctx context.Context, digest string) ([]v1.Descrip
 // registry error mlaudit shows.
 
 func (r *remoteRepo) push(ctx context.Context, id string, t remote.Taggable) error {
-	return sanitizeError(remote.Push(r.reference(id), t, r.remoteOptions(ctx)...))
+	opts, err := r.remoteOptions(ctx, true)
+	if err != nil {
+		return err
+	}
+	return sanitizeError(remote.Push(r.reference(id), t, opts...))
 }
 
 func (r *remoteRepo) pushIndex(ctx context.Context, idx v1.ImageIndex) error {
@@ -73,15 +141,27 @@ func (r *remoteRepo) pushIndex(ctx context.Context, idx v1.ImageIndex) error {
 	if err != nil {
 		return err
 	}
-	return sanitizeError(remote.WriteIndex(r.repo.Digest(d.String()), idx, r.remoteOptions(ctx)...))
+	opts, err := r.remoteOptions(ctx, true)
+	if err != nil {
+		return err
+	}
+	return sanitizeError(remote.WriteIndex(r.repo.Digest(d.String()), idx, opts...))
 }
 
 func (r *remoteRepo) moveTag(ctx context.Context, tag string, raw []byte, mt types.MediaType) error {
-	return sanitizeError(remote.Put(r.repo.Tag(tag), rawManifest{raw: raw, mt: mt}, r.remoteOptions(ctx)...))
+	opts, err := r.remoteOptions(ctx, true)
+	if err != nil {
+		return err
+	}
+	return sanitizeError(remote.Put(r.repo.Tag(tag), rawManifest{raw: raw, mt: mt}, opts...))
 }
 
 func (r *remoteRepo) delete(ctx context.Context, id string) error {
-	return sanitizeError(remote.Delete(r.reference(id), r.remoteOptions(ctx)...))
+	opts, err := r.remoteOptions(ctx, true)
+	if err != nil {
+		return err
+	}
+	return sanitizeError(remote.Delete(r.reference(id), opts...))
 }
 
 // rawManifest is a manifest given as bytes, for remote.Put.

@@ -356,3 +356,44 @@ func (b *bearerAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return b.next.RoundTrip(req)
 }
+
+// tokenAuth adds the repository's token to go-containerregistry's reads
+// (copies) of it: the token the repository shares with others, valid
+// (fetched or renewed first if need be), on requests for the registry's
+// own host. A request refused with 401 or 403 is tried once more with a
+// new token, as remoteRepo.do does, when its body can be sent again.
+type tokenAuth struct {
+	host string
+	src  *tokenSource
+	repo *remoteRepo
+	next http.RoundTripper
+}
+
+func (a *tokenAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.EqualFold(req.URL.Host, a.host) {
+		return a.next.RoundTrip(req)
+	}
+	for attempt := 0; ; attempt++ {
+		tok, err := a.src.token(req.Context(), a.repo)
+		if err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
+		out := req.Clone(req.Context())
+		if attempt > 0 && req.Body != nil {
+			if out.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		out.Header.Set("Authorization", "Bearer "+tok.value)
+		resp, err := a.next.RoundTrip(out)
+		again := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+		if err != nil || attempt > 0 || !again || resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+			return resp, err
+		}
+		resp.Body.Close()
+		a.src.refused(a.repo, tok)
+	}
+}

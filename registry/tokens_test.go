@@ -7,7 +7,6 @@ import (
 	"log"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,27 +153,13 @@ func TestExpiredTokensAreRenewed(t *testing.T) {
 // The cap on requests in flight covers the ping and token exchanges.
 func TestJobsCapCoversPingAndTokens(t *testing.T) {
 	const jobs = 2
-	var inFlight, most atomic.Int64
-	count := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			n := inFlight.Add(1)
-			defer inFlight.Add(-1)
-			for {
-				m := most.Load()
-				if n <= m || most.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
-			next.ServeHTTP(w, r)
-		})
-	}
+	var counted inFlight
 	tokens := &testregistry.Tokens{Mode: testregistry.Refuse}
 	faults := &testregistry.Faults{}
-	refs := tokenRegistry(t, tokens, func(h http.Handler) http.Handler { return count(faults.Wrap(h)) }, 12)
+	refs := tokenRegistry(t, tokens, func(h http.Handler) http.Handler { return counted.wrap(faults.Wrap(h)) }, 12)
 	c := newClient(t, registry.WithJobs(jobs))
 	fetchConcurrently(t, c, refs)
-	if got := most.Load(); got > jobs {
+	if got := counted.most.Load(); got > jobs {
 		t.Errorf("%d requests in flight at once, more than --jobs %d", got, jobs)
 	}
 	if tokens.Requests.Load() < 12 {

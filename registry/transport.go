@@ -17,6 +17,12 @@ import (
 // The layers below wrap the base transport, outermost first:
 // schemePolicy, then counter (which also logs), then timeout. Each sees
 // every HTTP exchange, including pings, token requests and redirects.
+//
+// Reads for audits take a slot of their registry's cap themselves
+// (remoteRepo.send, tokenSource.run); go-containerregistry's reads and
+// writes (copies, pushes) go through capped above the base transport
+// instead, so every one of their requests, token exchanges included,
+// holds a slot too.
 
 // schemePolicy refuses plain HTTP to hosts that are neither loopback nor
 // named insecure. go-containerregistry's ping falls back from HTTPS to HTTP
@@ -175,5 +181,64 @@ func (b *timeoutBody) Read(p []byte) (int, error) {
 
 func (b *timeoutBody) Close() error {
 	defer b.cancel()
+	return b.ReadCloser.Close()
+}
+
+// capped holds one of a registry's request slots (host.sem) for each
+// exchange with that registry's host: from sending the request until the
+// answer's body is closed or read to its end, or, for a HEAD, until the
+// answer arrives. Requests to other hosts (blob storage a registry
+// redirects to) hold none.
+//
+// A blob's body is the one exception: its slot is given back when the
+// answer's headers arrive. go-containerregistry streams a blob read from
+// one repository straight into its upload to another; were the read to
+// keep its slot, copies between repositories of one registry could hold
+// every slot with reads waiting on uploads that never get one.
+type capped struct {
+	host string
+	sem  chan struct{}
+	next http.RoundTripper
+}
+
+func (c *capped) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.EqualFold(req.URL.Host, c.host) {
+		return c.next.RoundTrip(req)
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-req.Context().Done():
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, req.Context().Err()
+	}
+	resp, err := c.next.RoundTrip(req)
+	if err != nil || req.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody ||
+		req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/") {
+		<-c.sem
+		return resp, err
+	}
+	resp.Body = &slotBody{ReadCloser: resp.Body, release: sync.OnceFunc(func() { <-c.sem })}
+	return resp, nil
+}
+
+// slotBody gives its slot back at the end of the body or when closed,
+// whichever comes first.
+type slotBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *slotBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.release()
+	}
+	return n, err
+}
+
+func (b *slotBody) Close() error {
+	defer b.release()
 	return b.ReadCloser.Close()
 }

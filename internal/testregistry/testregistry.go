@@ -75,6 +75,13 @@ func Distribution(t testing.TB) string {
 // way a failing disk or a bad sync would.
 func DistributionWithStorage(t testing.TB) (host, storage string) {
 	t.Helper()
+	return distribution(t, "")
+}
+
+// distribution starts Debian's docker-registry with extra appended to its
+// configuration, and returns its host:port and storage directory.
+func distribution(t testing.TB, extra string) (host, storage string) {
+	t.Helper()
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
 		unavailable(t, fmt.Errorf("%s is not installed (make test installs it with apt-get): %w", Binary, err))
@@ -98,7 +105,7 @@ storage:
     enabled: true
 http:
   addr: %s
-`, storage, addr)
+`, storage, addr) + extra
 	configPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)

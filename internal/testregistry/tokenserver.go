@@ -25,12 +25,14 @@ const (
 	Refuse
 )
 
-// Tokens wraps a registry in the distribution token flow: requests without
-// a token that grants them get a Bearer challenge naming /token on the
-// registry's own host, which hands out JWTs whose access claim lists the
-// scopes granted (signed with "none": the wrapper is the only one to read
-// them). Pings, token requests and the scopes they asked for are counted,
-// as are requests refused for want of scope.
+// Tokens is a token server of the distribution token specification, and
+// its registry's gatekeeper. It hands out JWTs whose access claim lists the
+// scopes granted, signed ES256 with a key and self-signed certificate made
+// for the test (jwt.go), so that Debian's docker-registry in token mode
+// accepts them (DistributionWithTokens). Wrap puts an in-process registry
+// behind the same flow, with /token on the registry's own host. Pings,
+// token requests and the scopes they asked for are counted, as are
+// requests refused for want of scope.
 type Tokens struct {
 	Mode TokenMode
 	// ExpiresIn is the tokens' lifetime in seconds (default 300).
@@ -40,13 +42,46 @@ type Tokens struct {
 
 	mu     sync.Mutex
 	scopes [][]string // per token request, the scopes asked for
+
+	once   sync.Once
+	sgn    *signer
+	sgnErr error
 }
+
+// tokenService and tokenIssuer are the service the tokens are for (their
+// aud claim, the challenge's service) and their iss claim.
+const (
+	tokenService = "mlaudit-test"
+	tokenIssuer  = "mlaudit-test-issuer"
+)
 
 // Scopes returns the scopes each token request asked for, in order.
 func (a *Tokens) Scopes() [][]string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([][]string(nil), a.scopes...)
+}
+
+// Reset zeroes the counts and forgets the scopes asked for, so a test
+// counts what follows its seeding only.
+func (a *Tokens) Reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.scopes = nil
+	a.Pings.Store(0)
+	a.Requests.Store(0)
+	a.Refused.Store(0)
+}
+
+// signer is the key tokens are signed with, made on first use.
+func (a *Tokens) signer() (*signer, error) {
+	a.once.Do(func() { a.sgn, a.sgnErr = newSigner() })
+	return a.sgn, a.sgnErr
+}
+
+// isPing reports whether r is a registry's ping (GET /v2/).
+func isPing(r *http.Request) bool {
+	return r.URL.Path == "/v2/" || r.URL.Path == "/v2"
 }
 
 type access struct {
@@ -62,7 +97,7 @@ func (a *Tokens) Wrap(next http.Handler) http.Handler {
 			a.issue(w, r)
 			return
 		}
-		if r.URL.Path == "/v2/" || r.URL.Path == "/v2" {
+		if isPing(r) {
 			a.Pings.Add(1)
 		}
 		need := required(r)
@@ -70,7 +105,7 @@ func (a *Tokens) Wrap(next http.Handler) http.Handler {
 			if need != nil {
 				a.Refused.Add(1)
 			}
-			challenge := fmt.Sprintf(`Bearer realm="http://%s/token",service="mlaudit-test"`, r.Host)
+			challenge := fmt.Sprintf(`Bearer realm="http://%s/token",service=%q`, r.Host, tokenService)
 			if need != nil {
 				challenge += fmt.Sprintf(`,scope="%s:%s:%s"`, need.Type, need.Name, need.Actions[0])
 			}
@@ -111,6 +146,9 @@ func (a *Tokens) grants(header string, need *access) bool {
 	}
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
+		return false
+	}
+	if sgn, err := a.signer(); err != nil || sgn.verify(parts[0], parts[1], parts[2]) != nil {
 		return false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
@@ -156,7 +194,7 @@ func (a *Tokens) issue(w http.ResponseWriter, r *http.Request) {
 	if a.Mode == Narrow && len(scopes) > 1 {
 		scopes = scopes[len(scopes)-1:]
 	}
-	var granted []access
+	granted := []access{}
 	for _, s := range scopes {
 		// type:name:actions, where the name may hold colons (a port).
 		parts := strings.Split(s, ":")
@@ -170,14 +208,26 @@ func (a *Tokens) issue(w http.ResponseWriter, r *http.Request) {
 	if life <= 0 {
 		life = 300
 	}
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
+	sgn, err := a.signer()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
-	now := time.Now().Unix()
-	token := enc(map[string]string{"alg": "none", "typ": "JWT"}) + "." +
-		enc(map[string]any{"iss": "mlaudit-test", "aud": r.URL.Query().Get("service"), "iat": now, "exp": now + int64(life), "access": granted}) +
-		"." + base64.RawURLEncoding.EncodeToString([]byte("unsigned"))
+	now := time.Now()
+	token, err := sgn.sign(map[string]any{
+		"iss":    tokenIssuer,
+		"sub":    "",
+		"aud":    r.URL.Query().Get("service"),
+		"iat":    now.Unix(),
+		"nbf":    now.Unix(),
+		"exp":    now.Unix() + int64(life),
+		"jti":    fmt.Sprintf("mlaudit-%d", a.Requests.Load()),
+		"access": granted,
+	})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"token": token, "expires_in": life, "issued_at": time.Now().UTC().Format(time.RFC3339)})
+	_ = json.NewEncoder(w).Encode(map[string]any{"token": token, "expires_in": life, "issued_at": now.UTC().Format(time.RFC3339)})
 }
