@@ -38,20 +38,20 @@ func (a *archiveRepo) loadClassic(t *tarFile) (*archiveContent, error) {
 	}
 	var images []classicImage
 	if err := json.Unmarshal(raw, &images); err != nil {
-		return nil, fmt.Errorf("%w: manifest.json in %s is not a docker save's: %v", ErrBadResponse, a.what(), err)
+		return nil, fmt.Errorf("%w: manifest.json in %s is not a docker save's: %v", ErrBadResponse, a.where, err)
 	}
-	c := &archiveContent{t: t, made: map[v1.Hash][]byte{}, files: map[v1.Hash]string{}}
+	c := &archiveContent{t: t, made: map[string][]byte{}, files: map[string]string{}}
 	for i, img := range images {
 		m, err := a.classicManifest(c, img)
 		if err != nil {
-			return nil, fmt.Errorf("image %d of manifest.json in %s: %w", i+1, a.what(), err)
+			return nil, fmt.Errorf("image %d of manifest.json in %s: %w", i+1, a.where, err)
 		}
 		b, err := json.Marshal(m)
 		if err != nil {
 			return nil, err
 		}
 		d := sha256Of(b)
-		c.made[d] = b
+		c.made[blobPath(d)] = b
 		desc := v1.Descriptor{MediaType: types.DockerManifestSchema2, Size: int64(len(b)), Digest: d}
 		if len(img.RepoTags) == 0 {
 			c.entries = append(c.entries, desc)
@@ -72,7 +72,7 @@ func (a *archiveRepo) classicManifest(c *archiveContent, img classicImage) (*v1.
 		return nil, err
 	}
 	cfgDigest := sha256Of(cfgRaw)
-	c.files[cfgDigest] = img.Config
+	c.files[blobPath(cfgDigest)] = img.Config
 	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
 	if err != nil {
 		return nil, fmt.Errorf("%w: the config %s does not parse: %v", ErrBadResponse, img.Config, err)
@@ -96,7 +96,7 @@ func (a *archiveRepo) classicManifest(c *archiveContent, img classicImage) (*v1.
 		if !ok {
 			return nil, a.notExported(d)
 		}
-		c.files[d] = file
+		c.files[blobPath(d)] = file
 		mt := types.DockerUncompressedLayer
 		if head, err := c.t.readHead(file, 2); err == nil && bytes.Equal(head, []byte{0x1f, 0x8b}) {
 			mt = types.DockerLayer

@@ -11,12 +11,25 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/mlaudit/mlaudit/tree"
 )
 
 // MaxStdinArchive is the most an archive read from standard input
 // ("oci-archive:-") may hold: it is copied once to a temporary file, which
 // is removed as soon as it is open, and read from there.
 const MaxStdinArchive int64 = 32 << 30
+
+// errNoArchive is an archive file that does not exist: an invalid target
+// to read, and a destination that holds nothing yet (it is
+// tree.ErrMissing too, so that resolving a tag in it finds nothing).
+var errNoArchive error = noArchive{}
+
+type noArchive struct{}
+
+func (noArchive) Error() string        { return ErrInvalidTarget.Error() }
+func (noArchive) Unwrap() error        { return ErrInvalidTarget }
+func (noArchive) Is(target error) bool { return target == tree.ErrMissing }
 
 // tarFile is a tar archive read in place: its entries are indexed by name
 // once, and each is read through an io.SectionReader on the file, so
@@ -44,7 +57,7 @@ func openTar(p string, stdin io.Reader) (*tarFile, error) {
 		f, err = os.Open(p)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: the archive %s does not exist", ErrInvalidTarget, name)
+		return nil, fmt.Errorf("%w: the archive %s does not exist", errNoArchive, name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the archive %s: %w", name, err)

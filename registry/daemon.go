@@ -148,7 +148,7 @@ func (d *daemonRepo) load(ctx context.Context, img *daemonImage) error {
 	}
 	lt := &lazyTar{path: "(" + what + ")"}
 	lt.once.Do(func() { lt.t = t })
-	img.archive = &archiveRepo{base: ref.Ref{Scheme: ref.DockerArchive, Path: "(" + what + ")"}, tar: lt}
+	img.archive = newArchiveRepo(ref.Ref{Scheme: ref.DockerArchive, Path: "(" + what + ")"}, lt)
 	if _, err := img.archive.load(); err != nil {
 		return fmt.Errorf("reading what the Docker engine at %s saved for %s: %w", e.addr.host, img.name, err)
 	}
@@ -205,8 +205,7 @@ func (d *daemonRepo) holder(h v1.Hash) (*daemonImage, error) {
 		return nil, err
 	}
 	for _, img := range imgs {
-		c := img.archive.content
-		if _, ok := c.made[h]; ok || c.t.has(c.blobName(h)) {
+		if c, err := img.archive.load(); err == nil && c.has(blobPath(h)) {
 			return img, nil
 		}
 	}

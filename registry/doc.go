@@ -15,12 +15,15 @@
 //
 // Each kind of source is one implementation of an internal scheme interface
 // (scheme.go): a repository on a registry (remote.go, remote_write.go), an
-// OCI layout (layout.go, layout_write.go, layout_content.go), an OCI archive
-// or docker save file (archive*.go), and the local Docker engine through
-// its Engine API (daemon.go, daemon_engine.go). The Client
-// picks the scheme of a reference once; its methods never branch on the kind
-// of source. Layout manifests are read and written at any depth below
-// index.json, and a layout that does not exist yet is created on write.
+// OCI layout (layout.go, layout_write.go), an OCI archive or docker save
+// file (archive*.go), and the local Docker engine through its Engine API
+// (daemon.go, daemon_engine.go). Layouts and archives share one reader
+// (ocilayout.go, layout_content.go) over their files: a directory, or a
+// tar's index. The Client picks the scheme of a reference once; its
+// methods never branch on the kind of source. Layout manifests are read
+// and written at any depth below index.json, and a layout or OCI archive
+// that does not exist yet is created on write (an archive is rewritten
+// whole, archive_write.go).
 //
 // Authentication uses the Docker config and its credential helpers
 // (authn.DefaultKeychain), as docker, crane and skopeo do. Plain HTTP is used

@@ -11,7 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Manifests of a layout as go-containerregistry values, for copying them.
+// Manifests of a layout, in a directory or a tar, as go-containerregistry
+// values, for copying them (repair --from oci:DIR or oci-archive:FILE, or
+// to a registry).
 //
 // Written by hand because go-containerregistry's layout package finds a
 // manifest only among index.json's top-level entries (layout.Path.Image
@@ -20,8 +22,12 @@ import (
 // manifest in blobs/ by digest and give go-containerregistry the core it
 // builds an image from (partial.CompressedToImage).
 
-func (l *layoutRepo) image(_ context.Context, h v1.Hash) (v1.Image, error) {
-	raw, err := l.read(h, maxManifestBytes, "manifest")
+func (l *ociLayout) image(_ context.Context, h v1.Hash) (v1.Image, error) {
+	files, _, err := l.load()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := l.read(files, h, maxManifestBytes, "manifest")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s to copy it: %w", l.at(h.String()), err)
 	}
@@ -33,11 +39,15 @@ func (l *layoutRepo) image(_ context.Context, h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return partial.CompressedToImage(&layoutImage{l: l, raw: raw, mt: mt, m: m})
+	return partial.CompressedToImage(&layoutImage{l: l, files: files, raw: raw, mt: mt, m: m})
 }
 
-func (l *layoutRepo) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error) {
-	raw, err := l.read(h, maxManifestBytes, "index")
+func (l *ociLayout) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error) {
+	files, _, err := l.load()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := l.read(files, h, maxManifestBytes, "index")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s to copy it: %w", l.at(h.String()), err)
 	}
@@ -54,25 +64,26 @@ func (l *layoutRepo) index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error
 
 // layoutImage is partial.CompressedImageCore over a layout's blobs.
 type layoutImage struct {
-	l   *layoutRepo
-	raw []byte
-	mt  types.MediaType
-	m   *v1.Manifest
+	l     *ociLayout
+	files layoutFiles
+	raw   []byte
+	mt    types.MediaType
+	m     *v1.Manifest
 }
 
 func (i *layoutImage) RawManifest() ([]byte, error)        { return i.raw, nil }
 func (i *layoutImage) MediaType() (types.MediaType, error) { return i.mt, nil }
 func (i *layoutImage) RawConfigFile() ([]byte, error) {
-	return i.l.read(i.m.Config.Digest, maxConfigBytes, "config")
+	return i.l.read(i.files, i.m.Config.Digest, maxConfigBytes, "config")
 }
 
 func (i *layoutImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if h == i.m.Config.Digest {
-		return &layoutBlob{l: i.l, d: i.m.Config}, nil
+		return &layoutBlob{i: i, d: i.m.Config}, nil
 	}
 	for _, d := range i.m.Layers {
 		if d.Digest == h {
-			return &layoutBlob{l: i.l, d: d}, nil
+			return &layoutBlob{i: i, d: d}, nil
 		}
 	}
 	return nil, fmt.Errorf("%w: layer %s is not in manifest %s", ErrBadResponse, h, sha256Of(i.raw))
@@ -80,19 +91,19 @@ func (i *layoutImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) 
 
 // layoutBlob is one layer (or config) blob of a layout.
 type layoutBlob struct {
-	l *layoutRepo
+	i *layoutImage
 	d v1.Descriptor
 }
 
 func (b *layoutBlob) Digest() (v1.Hash, error)            { return b.d.Digest, nil }
-func (b *layoutBlob) Compressed() (io.ReadCloser, error)  { return b.l.openBlob(b.d.Digest) }
+func (b *layoutBlob) Compressed() (io.ReadCloser, error)  { return b.i.l.open(b.i.files, b.d.Digest) }
 func (b *layoutBlob) Size() (int64, error)                { return b.d.Size, nil }
 func (b *layoutBlob) MediaType() (types.MediaType, error) { return b.d.MediaType, nil }
 
 // layoutIndex is a v1.ImageIndex over a layout's blobs, at any depth.
 type layoutIndex struct {
 	ctx context.Context
-	l   *layoutRepo
+	l   *ociLayout
 	raw []byte
 	mt  types.MediaType
 	im  *v1.IndexManifest

@@ -116,7 +116,7 @@ func (l *layoutRepo) moveTag(_ context.Context, tag string, raw []byte, mt types
 	// Written here rather than with go-containerregistry's WriteBlob, which
 	// writes in place and takes any file of that name as present: a blob
 	// cut short by a killed run would be trusted.
-	if existing, err := l.read(digest, maxManifestBytes, "manifest"); err != nil || !bytes.Equal(existing, raw) {
+	if existing, err := l.read(dirFiles(l.dir), digest, maxManifestBytes, "manifest"); err != nil || !bytes.Equal(existing, raw) {
 		dir := filepath.Join(l.dir, "blobs", digest.Algorithm)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("writing to the layout %s: %w", l.dir, err)

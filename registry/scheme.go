@@ -13,8 +13,10 @@ import (
 
 // scheme is one repository's content in one kind of place: a repository on
 // a registry (remoteRepo), an OCI image layout (layoutRepo), a tar
-// archive of one or a docker save (archiveRepo, read only), or an image in
-// the local Docker engine (daemonRepo, read only). The Client
+// archive of one or a docker save (archiveRepo; an OCI archive in a file is
+// written by rewriting it whole), or an image in the local Docker engine
+// (daemonRepo, read only). layoutRepo and archiveRepo read through one
+// reader (ociLayout) over their files. The Client
 // picks a reference's scheme once (Client.scheme) and every read and write
 // goes through it, so a new kind of input is one more implementation, not
 // a branch in every method.

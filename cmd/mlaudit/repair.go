@@ -98,7 +98,7 @@ tag changed under the repair or did not hold what was written.`,
 	fl.StringArrayVar(&f.from, "from", nil, "image or index to take platforms from (repeatable; any repository or registry, or oci:DIR:TAG)")
 	fl.BoolVar(&f.fix, "fix", false, "rewrite wrong or non-canonical entry platforms from their configs, drop entries whose child is missing, drop duplicates")
 	fl.BoolVar(&f.preferSources, "prefer-sources", false, "let sources replace existing entries that are correct")
-	fl.StringVar(&f.to, "to", "", "write the result to this tag (in any repository or registry, or oci:DIR:TAG) instead of TARGET; one TARGET only")
+	fl.StringVar(&f.to, "to", "", "write the result to this tag (in any repository or registry, oci:DIR:TAG or oci-archive:FILE:TAG) instead of TARGET; one TARGET only")
 	fl.BoolVar(&f.apply, "apply", false, "push the result; without it nothing is written")
 	fl.StringVar(&f.backupTag, "backup-tag", "", "before moving a tag, tag its old index with this template ({tag}, {date}, {digest}); it must hold the word \"backup\", e.g. '{tag}-backup-{date}'")
 	fl.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "apply even where the old index has signatures or referrers that will not follow the new digest (sign the new one after)")
