@@ -101,7 +101,7 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 		{readmeFile, "go run ./cmd/mlaudit demo"},
 		{readmeFile, "mlaudit demo"},
 		{readmeFile, "make test"},
-		{readmeFile, "go install github.com/mlaudit/mlaudit/cmd/mlaudit@v"},
+		{readmeFile, "go install github.com/mlaudit/mlaudit/cmd/mlaudit@"},
 		{contributingPage, "make test"},
 		{reportsPage, "schemaVersion"},
 	} {
