@@ -42,19 +42,22 @@ func newAuditCmd(ro report.Options) *cobra.Command {
 	f := &auditFlags{report: ro}
 	cmd := &cobra.Command{
 		Use:   "audit [flags] TARGET...",
-		Short: "Check multi-arch images for missing architectures and platform mismatches",
+		Short: "Check multi-arch images for missing and mislabelled platforms",
 		Long: `Audit checks what each image index claims against what each image really
 is, and what you require against what is there.
 
 TARGET is one of:
   registry/repo:tag          one tag (an index or a single image)
   registry/repo@sha256:...   one digest
-  registry/repo              every tag of the repository (--tags, --exclude-tags)
+  registry/repo              every tag of the repository (--tags, --exclude-tags
+                             choose)
   registry/                  every tag of every repository its catalog lists
   oci:DIR                    every entry of an OCI layout's index.json
-  oci:DIR:TAG                the entry named TAG (org.opencontainers.image.ref.name)
-  oci-archive:FILE[:NAME]    an OCI archive (buildx --output type=oci,dest=FILE), read in place; - for stdin
-  docker-archive:FILE[:REF]  a docker save file, classic or the containerd image store's
+  oci:DIR:TAG                the entry named TAG (its ref.name annotation)
+  oci-archive:FILE[:NAME]    an OCI archive (buildx --output type=oci,dest=F),
+                             read in place; FILE - is standard input
+  docker-archive:FILE[:REF]  a docker save file (classic or containerd store)
+  docker-daemon:REF          an image in the local Docker engine ($DOCKER_HOST)
 
 A tag whose name names an architecture (latest-arm64, arm32v7-1.2) is judged
 as a single-arch image: it must hold that architecture, and --require does not
@@ -77,7 +80,8 @@ Credentials come from the Docker config and its credential helpers.`,
   mlaudit audit --targets-file images.txt --require linux/amd64,linux/arm64
 
   # The first of three shards of a registry; mlaudit merge combines them
-  mlaudit audit --shard 0/3 --format json --output shard-0.json registry.example.com/`,
+  mlaudit audit --shard 0/3 --format json --output shard-0.json \
+    registry.example.com/`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAudit(cmd, f, args)
 		},

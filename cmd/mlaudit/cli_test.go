@@ -321,6 +321,23 @@ func TestHelpTeaches(t *testing.T) {
 	}
 }
 
+// TestHelpFitsEightyColumns: every command's --help, flags included,
+// reads on an 80-column terminal and in a CI log without wrapping.
+func TestHelpFitsEightyColumns(t *testing.T) {
+	for _, cmd := range [][]string{{}, {"audit"}, {"repair"}, {"merge"}, {"serve"}, {"policy"}, {"policy", "check"},
+		{"policy", "explain"}, {"codes"}, {"demo"}, {"completion"}, {"version"}} {
+		r := mlaudit(t, "", append(cmd, "--help")...)
+		if r.code != 0 {
+			t.Fatalf("mlaudit %v --help: exit %d\n%s", cmd, r.code, r.stderr)
+		}
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if n := len([]rune(line)); n > 80 {
+				t.Errorf("mlaudit %v --help: a line of %d columns:\n%s", cmd, n, line)
+			}
+		}
+	}
+}
+
 // TestCorruptStorageOnDistributionRegistry damages the stored bytes of a
 // child manifest and of a config on Debian's registry, as a failing disk
 // or a bad storage sync would: the registry serves them as they are, and

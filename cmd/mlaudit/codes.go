@@ -15,7 +15,7 @@ func newCodesCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "codes [CODE...]",
-		Short: "List every finding code: severity, what it means, why it matters, how to fix it",
+		Short: "List finding codes: severity, meaning, why it matters, the fix",
 		Long: `Codes lists every finding code mlaudit reports, or only the codes named
 (mlaudit codes missing-platform). Codes are a stable contract: scripts and
 dashboards may match on them. The same text is the help of each rule in

@@ -16,7 +16,7 @@ func newDemoCmd(ro report.Options) *cobra.Command {
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Audit the real failures mlaudit exists for, on an embedded registry",
+		Short: "Audit the failures mlaudit exists for, on an embedded registry",
 		Long: `Demo starts an in-process registry on a loopback port, seeds it with the
 failures mlaudit exists for (a per-arch tag holding the wrong architecture, a
 list that lost linux/amd64, arm-prefixed legacy names, a buildx OCI layout

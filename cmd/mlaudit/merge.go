@@ -37,7 +37,8 @@ Exit codes, as for audit: 0 no finding at or above --fail-on; 1 findings at
 or above it; 2 bad flag or file, a shard missing or given twice; 3 some
 target could not be audited in some shard.`,
 		Example: `  # Three shards of a registry, as one HTML page
-  mlaudit merge --format html --output audit.html shard-0.json shard-1.json shard-2.json`,
+  mlaudit merge --format html --output audit.html \
+    shard-0.json shard-1.json shard-2.json`,
 		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt

@@ -79,7 +79,8 @@ command line can be explained.`,
   mlaudit policy explain --policy policy.yaml ghcr.io/org/edge-router:1.4
 
   # As a script reads it
-  mlaudit policy explain --policy policy.yaml --format json alpine:3 ghcr.io/org/app`,
+  mlaudit policy explain --policy policy.yaml --format json \
+    alpine:3 ghcr.io/org/app`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := report.ParseFormat(format)

@@ -38,7 +38,7 @@ func newRepairCmd() *cobra.Command {
 	f := &repairFlags{}
 	cmd := &cobra.Command{
 		Use:   "repair [flags] TARGET...",
-		Short: "Rebuild correct multi-arch indexes for tags, from per-arch tags and other images",
+		Short: "Rebuild correct multi-arch indexes from per-arch tags and images",
 		Long: `Repair makes each TARGET tag (one that holds an index, a single image, or
 nothing yet) a correct multi-arch index: it keeps the entries that are right,
 adds missing platforms from --from images and --per-arch sibling tags, and
@@ -83,10 +83,12 @@ tag changed under the repair or did not hold what was written.`,
     ghcr.io/org/metadata
 
   # A per-arch tag that holds the wrong architecture, from a good image
-  mlaudit repair --from ghcr.io/org/app@sha256:... --apply ghcr.io/org/app:latest-aarch64
+  mlaudit repair --from ghcr.io/org/app@sha256:... --apply \
+    ghcr.io/org/app:latest-aarch64
 
   # One multi-arch tag from legacy per-arch names
-  mlaudit repair --from ghcr.io/org/app:amd64-1.0 --from ghcr.io/org/app:arm64v8-1.0 \
+  mlaudit repair --from ghcr.io/org/app:amd64-1.0 \
+    --from ghcr.io/org/app:arm64v8-1.0 \
     --require linux/amd64,linux/arm64 ghcr.io/org/app:1.0`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRepair(cmd, f, args)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"context"
 	"errors"
 	"fmt"
@@ -95,6 +97,10 @@ Then audit your own images:
 	}
 	root.AddCommand(newAuditCmd(ro), newMergeCmd(ro), newRepairCmd(), newPolicyCmd(), newCodesCmd(), newDemoCmd(ro), newServeCmd(), newVersionCmd(v))
 	root.SetVersionTemplate("mlaudit {{.Version}}\n")
+	// cobra's own usage template, with flag help wrapped at 80 columns
+	// (pflag's FlagUsagesWrapped), so --help reads on an 80-column
+	// terminal and in a CI log.
+	root.SetUsageTemplate(strings.ReplaceAll(root.UsageTemplate(), "Flags.FlagUsages ", "Flags.FlagUsagesWrapped 80 "))
 	addCompletions(root)
 	return root
 }

@@ -40,7 +40,7 @@ func newServeCmd() *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve --policy FILE",
-		Short: "Audit the policy's targets on an interval and serve the results to Prometheus",
+		Short: "Audit a policy's targets on an interval; serve Prometheus metrics",
 		Long: `Serve audits the targets of a policy file on start and on every --interval
 (±10% jitter, one round at a time), and serves:
 
