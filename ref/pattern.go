@@ -79,9 +79,13 @@ func ParsePattern(s string) (Pattern, error) {
 	return Pattern{scheme: Registry, registry: host, repository: repo, written: written}, nil
 }
 
-// Match reports whether r's repository (or layout directory) matches.
+// Match reports whether r's repository (or layout directory) matches. A
+// registry pattern also matches an image of the local Docker engine
+// (docker-daemon:) of that name: the engine names its images as the
+// registry does, so a policy for ghcr.io/org/* applies to a build of
+// ghcr.io/org/app before it is pushed.
 func (p Pattern) Match(r Ref) bool {
-	if p.scheme != r.Scheme {
+	if p.scheme != r.Scheme && (p.scheme != Registry || r.Scheme != DockerDaemon) {
 		return false
 	}
 	if p.scheme == Layout {

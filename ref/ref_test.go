@@ -294,6 +294,10 @@ func TestPattern(t *testing.T) {
 		{"oci:out*", "oci:./out-1:latest", true},
 		{"oci:out*", "out:latest", false},
 		{"ghcr.io/org/app", "oci:ghcr.io/org/app:1", false},
+		{"ghcr.io/org/*", "docker-daemon:ghcr.io/org/app:1", true},
+		{"docker.io/library/*", "docker-daemon:alpine", true},
+		{"ghcr.io/org/*", "docker-daemon:app:1", false},
+		{"oci:out*", "docker-daemon:out:1", false},
 	}
 	for _, tt := range tests {
 		pat, err := ref.ParsePattern(tt.pattern)
