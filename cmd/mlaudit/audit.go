@@ -17,9 +17,7 @@ import (
 
 type auditFlags struct {
 	policyFlags
-	format     string
-	output     string
-	failOn     string
+	reportFlags
 	jobs       int
 	registry   registryFlags
 	signatures bool
@@ -30,8 +28,6 @@ type auditFlags struct {
 	deepFiles   int
 	pushGateway string
 	pushJob     string
-	show        string
-	sarifFile   string
 	shard       string
 	// report is how reports are written: colour and version from the
 	// terminal and the build, All and SARIFFile from the flags.
@@ -88,9 +84,7 @@ Credentials come from the Docker config and its credential helpers.`,
 	}
 	fl := cmd.Flags()
 	f.policyFlags.add(fl, true)
-	fl.StringVar(&f.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", "))
-	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
-	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
+	f.reportFlags.add(fl)
 	fl.IntVar(&f.jobs, "jobs", registry.DefaultJobs, "requests in flight at once to each registry")
 	fl.BoolVar(&f.signatures, "include-signature-tags", false, "also audit cosign's sha256-<hex>.sig/.att/.sbom tags and OCI referrers tags sha256-<hex> (skipped by default)")
 	fl.BoolVar(&f.backups, "include-backup-tags", false, "also audit the backup tags repair --backup-tag wrote (tags with a part named \"backup\"; skipped by default)")
@@ -98,8 +92,6 @@ Credentials come from the Docker config and its credential helpers.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar on standard error")
 	fl.BoolVar(&f.deep, "deep", false, "also read each image's layers and check its executables (ELF, PE) are built for its platform: binary-arch-mismatch")
 	fl.IntVar(&f.deepFiles, "deep-files", deep.DefaultLimits.Files, "with --deep, read at most this many executables per image")
-	fl.StringVar(&f.show, "show", "failing", "which images the report shows in full: failing (beyond 20 images, passing ones get a line each) or all")
-	fl.StringVar(&f.sarifFile, "sarif-file", "", "with --format sarif, place results at this file of your repository, line 1 (e.g. Dockerfile), so GitHub code scanning shows them")
 	fl.StringVar(&f.pushGateway, "push-gateway", "", "also push the metrics to this Prometheus Pushgateway (e.g. http://pushgateway:9091), replacing the job's group: for a CronJob")
 	fl.StringVar(&f.pushJob, "push-job", DefaultPushJob, "with --push-gateway, the job label to push under")
 	fl.StringVar(&f.shard, "shard", "", "audit only the repositories of shard I of N, e.g. 0/3 (from 0); /N takes I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). Combine the shards' JSON reports with mlaudit merge")
@@ -109,11 +101,7 @@ Credentials come from the Docker config and its credential helpers.`,
 }
 
 func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
-	format, err := report.ParseFormat(f.format)
-	if err != nil {
-		return usageError(fmt.Errorf("--format: %w", err))
-	}
-	failOn, err := parseFailOn(f.failOn)
+	out, err := f.reportFlags.parse(f.report)
 	if err != nil {
 		return usageError(err)
 	}
@@ -137,9 +125,6 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	}
 	shard, err := parseShardFlag(f.shard, os.LookupEnv)
 	if err != nil {
-		return usageError(err)
-	}
-	if err := reportOptions(&f.report, f.show, f.sarifFile); err != nil {
 		return usageError(err)
 	}
 	filter := registry.TagFilter{Include: pol.Tags, Exclude: pol.ExcludeTags, Signatures: f.signatures, Backups: f.backups}
@@ -166,7 +151,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	}
 	result := audit.Run(cmd.Context(), client, targets(refs, pol, f.deep), opts)
 	adviseResult(cmd, result)
-	if err := writeReport(cmd, f.output, format, result, f.report); err != nil {
+	if err := writeReport(cmd, out.output, out.format, result, out.options); err != nil {
 		return &exitError{code: exitUnaudited, err: err}
 	}
 	if f.pushGateway != "" {
@@ -174,7 +159,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 			return &exitError{code: exitUnaudited, err: err}
 		}
 	}
-	return auditExit(cmd.Context(), result, failOn)
+	return auditExit(cmd.Context(), result, out.failOn)
 }
 
 // auditExit is the exit of a command that reports an audit (audit,
@@ -190,19 +175,6 @@ func auditExit(ctx context.Context, r *audit.Result, failOn failOn) error {
 	case failOn.fails(r):
 		return &exitError{code: exitFindings}
 	}
-	return nil
-}
-
-// reportOptions sets what --show and --sarif-file say in o.
-func reportOptions(o *report.Options, show, sarifFile string) error {
-	switch show {
-	case "all":
-		o.All = true
-	case "failing":
-	default:
-		return fmt.Errorf("--show %q: give failing or all", show)
-	}
-	o.SARIFFile = sarifFile
 	return nil
 }
 

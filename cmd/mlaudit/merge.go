@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,12 +11,9 @@ import (
 )
 
 type mergeFlags struct {
-	format    string
-	output    string
-	failOn    string
-	show      string
-	sarifFile string
-	report    report.Options
+	reportFlags
+	// report is colour and version from the terminal and the build.
+	report report.Options
 }
 
 func newMergeCmd(ro report.Options) *cobra.Command {
@@ -48,25 +44,14 @@ target could not be audited in some shard.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", "))
-	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
-	fl.StringVar(&f.failOn, "fail-on", "error", "lowest finding severity that exits 1: error, warning or never")
-	fl.StringVar(&f.show, "show", "failing", "which images the report shows in full: failing or all")
-	fl.StringVar(&f.sarifFile, "sarif-file", "", "with --format sarif, place results at this file of your repository, line 1")
+	f.reportFlags.add(fl)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
 }
 
 func runMerge(cmd *cobra.Command, f *mergeFlags, files []string) error {
-	format, err := report.ParseFormat(f.format)
+	out, err := f.reportFlags.parse(f.report)
 	if err != nil {
-		return usageError(fmt.Errorf("--format: %w", err))
-	}
-	failOn, err := parseFailOn(f.failOn)
-	if err != nil {
-		return usageError(err)
-	}
-	if err := reportOptions(&f.report, f.show, f.sarifFile); err != nil {
 		return usageError(err)
 	}
 	if err := checkOutput(cmd); err != nil {
@@ -84,10 +69,10 @@ func runMerge(cmd *cobra.Command, f *mergeFlags, files []string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	if err := writeReport(cmd, f.output, format, result, f.report); err != nil {
+	if err := writeReport(cmd, out.output, out.format, result, out.options); err != nil {
 		return &exitError{code: exitUnaudited, err: err}
 	}
-	return auditExit(cmd.Context(), result, failOn)
+	return auditExit(cmd.Context(), result, out.failOn)
 }
 
 // readReport reads one JSON report; errors name the file.
