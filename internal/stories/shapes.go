@@ -108,14 +108,10 @@ func writeContainerdExport(dir string) error {
 	if err != nil {
 		return err
 	}
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return err
-	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
+	if _, err := newLayout(dir, idx, map[string]string{
 		annotationContainerdName: "docker.io/library/app:1.0",
 		specs.AnnotationRefName:  "1.0",
-	})); err != nil {
+	}); err != nil {
 		return err
 	}
 	for _, img := range left {
@@ -124,6 +120,16 @@ func writeContainerdExport(dir string) error {
 		}
 	}
 	return nil
+}
+
+// newLayout writes a new OCI layout at dir holding idx, its index.json
+// entry annotated as given (its name, and the engine's for an export).
+func newLayout(dir string, idx v1.ImageIndex, annotations map[string]string) (layout.Path, error) {
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return "", err
+	}
+	return p, p.AppendIndex(idx, layout.WithAnnotations(annotations))
 }
 
 // removeImageBlobs deletes img's manifest, config and layers from the
@@ -169,11 +175,8 @@ func writeArtifacts(dir string) error {
 	if err != nil {
 		return err
 	}
-	p, err := layout.Write(dir, empty.Index)
+	p, err := newLayout(dir, idx, map[string]string{specs.AnnotationRefName: "v1"})
 	if err != nil {
-		return err
-	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{specs.AnnotationRefName: "v1"})); err != nil {
 		return err
 	}
 	subject, err := descriptorOf(idx)
@@ -268,11 +271,8 @@ func writeZstd(dir string) error {
 	if err != nil {
 		return err
 	}
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return err
-	}
-	return p.AppendIndex(idx, layout.WithAnnotations(map[string]string{specs.AnnotationRefName: "1.0"}))
+	_, err = newLayout(dir, idx, map[string]string{specs.AnnotationRefName: "1.0"})
+	return err
 }
 
 // Recompressed is img with every layer's tar compressed as mt (zstd or
@@ -345,11 +345,7 @@ func writeOfficial(dir string) error {
 	if err != nil {
 		return err
 	}
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return err
-	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{specs.AnnotationRefName: "latest"})); err != nil {
+	if _, err := newLayout(dir, idx, map[string]string{specs.AnnotationRefName: "latest"}); err != nil {
 		return err
 	}
 	for _, h := range foreign {

@@ -1,10 +1,10 @@
 package storytest
 
 import (
-	"archive/tar"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/mlaudit/mlaudit/internal/testregistry"
 )
 
 // TarDir writes the regular files and directories below dir into the tar
@@ -16,31 +16,9 @@ func TarDir(t testing.TB, dir, prefix, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tw := tar.NewWriter(f)
-	err = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
-		if err != nil || path == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		h, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		h.Name = prefix + filepath.ToSlash(rel)
-		if err := tw.WriteHeader(h); err != nil || info.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err == nil {
-			_, err = tw.Write(b)
-		}
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = f.Close()
+	err = testregistry.WriteTar(f, dir, prefix)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package testregistry
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -193,7 +192,9 @@ func (ei engineImage) saveTar(t testing.TB) ([]byte, error) {
 	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mj, 0o644); err != nil {
 		return nil, err
 	}
-	return tarTree(dir)
+	var b bytes.Buffer
+	err = WriteTar(&b, dir, "")
+	return b.Bytes(), err
 }
 
 func layerDigests(m *v1.Manifest) []v1.Hash {
@@ -202,35 +203,6 @@ func layerDigests(m *v1.Manifest) []v1.Hash {
 		out = append(out, l.Digest)
 	}
 	return out
-}
-
-// tarTree tars the files below dir, as docker save writes them.
-func tarTree(dir string) ([]byte, error) {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
-		if err != nil || path == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		h, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		h.Name = filepath.ToSlash(rel)
-		if err := tw.WriteHeader(h); err != nil || info.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err == nil {
-			_, err = tw.Write(data)
-		}
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	return b.Bytes(), err
 }
 
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
