@@ -63,8 +63,9 @@ deps:
 	@[ -x "$(BIN)/regctl" ] || { echo "make deps: installing $(REGCTL) into bin/"; GOBIN="$(BIN)" $(GO) install $(REGCTL); }
 	@[ -x "$(BIN)/cosign" ] && [ -x "$(BIN)/regctl" ] || { echo "make deps: bin/cosign or bin/regctl is missing"; exit 1; }
 
-## lint: go vet, staticcheck and gofmt
+## lint: go vet, staticcheck, gofmt, and go.mod/go.sum tidy (goreleaser's first hook checks it too)
 lint:
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
