@@ -79,7 +79,7 @@ demo:
 testdata:
 	$(GO) run ./testdata/gen testdata
 
-## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; pings and tokens per 100 repositories; 2,000 and 10,000 tags cold and warm (peak heap, wall time); deep-check a realistic image; a hostile fan-out index
+## bench: audit 1,000 tags through a registry 20 ms away, cold and warm; pings and tokens per 100 repositories; 2,000 and 10,000 tags cold and warm (peak heap, wall time, and the built binary's peak RSS at 10,000); deep-check a realistic image; a hostile fan-out index
 bench:
 	$(GO) test -run '^$$' -bench BenchmarkAudit -benchtime 3x ./internal/bench
 	$(GO) test -run '^$$' -bench BenchmarkTokens -benchtime 1x ./internal/bench

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/mlaudit/mlaudit/ref"
@@ -21,7 +22,7 @@ type expansion struct {
 
 type job struct {
 	ref    ref.Ref
-	target Target
+	target *Target
 	index  int // of the target in Run's list
 }
 
@@ -50,12 +51,33 @@ type pipeline struct {
 	done    int
 	total   int // checks queued
 	listing int // targets still being listed
+
+	// What keeps a repository's trees (auditor.release): the checks
+	// queued or running that read in it, and the targets still being
+	// listed that may queue such checks (scopes). A repository whose
+	// checks are done while a listing may still name it waits in
+	// waiting until that listing ends.
+	reading map[ref.Ref]int
+	scopes  scopes
+	waiting map[ref.Ref]bool
+}
+
+func newPipeline(a *auditor, targets []Target, opts Options) *pipeline {
+	p := &pipeline{
+		a: a, targets: targets, opts: opts,
+		expanded: make([]expansion, len(targets)),
+		owner:    map[string]int{}, checked: map[work]*outcome{},
+		listing: len(targets),
+		reading: map[ref.Ref]int{}, waiting: map[ref.Ref]bool{},
+	}
+	p.wake = sync.NewCond(&p.mu)
+	for _, t := range targets {
+		p.scopes.add(t, 1)
+	}
+	return p
 }
 
 func (p *pipeline) run(ctx context.Context, src Source, jobs int) {
-	p.expanded = make([]expansion, len(p.targets))
-	p.listing = len(p.targets)
-	p.wake = sync.NewCond(&p.mu)
 	var checks sync.WaitGroup
 	for range jobs {
 		checks.Add(1)
@@ -108,19 +130,57 @@ func (p *pipeline) listed(i int, refs []ref.Ref, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.listing--
-	if err != nil {
-		return
-	}
-	for _, r := range refs {
-		key := r.String()
-		if owner, ok := p.owner[key]; ok && owner <= i {
-			continue
+	p.scopes.add(p.targets[i], -1)
+	if err == nil {
+		for _, r := range refs {
+			key := r.String()
+			if owner, ok := p.owner[key]; ok && owner <= i {
+				continue
+			}
+			p.owner[key] = i
+			j := job{ref: r, target: &p.targets[i], index: i}
+			for _, repo := range j.reads() {
+				p.reading[repo]++
+			}
+			p.queue = append(p.queue, j)
+			p.total++
 		}
-		p.owner[key] = i
-		p.queue = append(p.queue, job{ref: r, target: p.targets[i], index: i})
-		p.total++
+		p.wake.Broadcast()
 	}
-	p.wake.Broadcast()
+	for repo := range p.waiting {
+		p.release(repo)
+	}
+}
+
+// reads lists the repositories j's check reads in: its reference's (it
+// and its per-arch siblings) and each of its mirror copies'.
+func (j job) reads() []ref.Ref {
+	out := []ref.Ref{j.ref.Repo()}
+	if j.ref.Scheme != ref.Registry {
+		return out
+	}
+	for _, prefix := range j.target.Mirrors {
+		if m, err := j.ref.Rebase(prefix); err == nil {
+			out = append(out, m.Repo())
+		}
+	}
+	return out
+}
+
+// release lets repo's trees go once no check queued or running reads in
+// it and no target still being listed may name it; until then it waits.
+// p.mu is held.
+func (p *pipeline) release(repo ref.Ref) {
+	switch {
+	case p.reading[repo] > 0:
+		delete(p.waiting, repo) // its last check will release it
+	case p.scopes.cover(repo):
+		p.waiting[repo] = true
+	default:
+		delete(p.waiting, repo)
+		delete(p.reading, repo)
+		p.a.release(repo)
+	}
 }
 
 // next takes the next queued check, waiting for one; false once every
@@ -144,8 +204,55 @@ func (p *pipeline) finish(j job, o *outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.checked[work{key: j.ref.String(), target: j.index}] = o
+	for _, repo := range j.reads() {
+		p.reading[repo]--
+		p.release(repo)
+	}
 	p.done++
 	if p.opts.Progress != nil {
 		p.opts.Progress(p.done, p.total+p.listing, j.ref)
 	}
+}
+
+// scopes counts the targets still being listed by what they may name:
+// one repository (a repository, an image, a layout), every repository of
+// a registry, and the mirror copies under a prefix.
+type scopes struct {
+	repos      map[ref.Ref]int
+	registries map[ref.Ref]int
+	mirrors    map[ref.Ref]int
+}
+
+func (s *scopes) add(t Target, n int) {
+	if s.repos == nil {
+		s.repos, s.registries, s.mirrors = map[ref.Ref]int{}, map[ref.Ref]int{}, map[ref.Ref]int{}
+	}
+	bump := func(m map[ref.Ref]int, k ref.Ref) {
+		if m[k] += n; m[k] <= 0 {
+			delete(m, k)
+		}
+	}
+	if t.Ref.Repository == "" && t.Ref.Path == "" {
+		bump(s.registries, ref.Ref{Scheme: t.Ref.Scheme, Registry: t.Ref.Registry})
+	} else {
+		bump(s.repos, t.Ref.Repo())
+	}
+	for _, prefix := range t.Mirrors {
+		bump(s.mirrors, prefix.Repo())
+	}
+}
+
+// cover says whether a target still being listed may name a reference
+// in repo, or one whose mirror copy is in repo.
+func (s *scopes) cover(repo ref.Ref) bool {
+	if s.repos[repo] > 0 || s.registries[ref.Ref{Scheme: repo.Scheme, Registry: repo.Registry}] > 0 {
+		return true
+	}
+	for prefix := range s.mirrors {
+		if repo.Scheme == ref.Registry && repo.Registry == prefix.Registry &&
+			(prefix.Repository == "" || strings.HasPrefix(repo.Repository, prefix.Repository+"/")) {
+			return true
+		}
+	}
+	return false
 }

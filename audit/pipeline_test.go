@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -114,6 +115,83 @@ func TestReportDoesNotDependOnListingOrder(t *testing.T) {
 				}
 				if got := located(r.Findings); !slices.Equal(got, tt.findings) {
 					t.Errorf("findings %v, want %v", got, tt.findings)
+				}
+			}
+		})
+	}
+}
+
+// countingSource is a memSource that counts Fetch calls by reference.
+type countingSource struct {
+	*memSource
+	mu      sync.Mutex
+	fetches map[string]int
+}
+
+func (s *countingSource) Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error) {
+	s.mu.Lock()
+	s.fetches[r.String()]++
+	s.mu.Unlock()
+	return s.memSource.Fetch(ctx, r)
+}
+
+// TestEachReferenceFetchedOnce audits references that several checks ask
+// for: a tag two targets name (listed in either order), per-arch siblings
+// that are targets' tags too, and mirror copies in a repository that is a
+// target as well. Trees are let go once a repository's checks are done,
+// but never while a check or a listing may still ask for them: each
+// reference is fetched once, and the repository checks still see every
+// tag.
+func TestEachReferenceFetchedOnce(t *testing.T) {
+	amd := treetest.Image("amd", "linux/amd64")
+	arm := treetest.Image("arm", "linux/arm64")
+	both := treetest.Index(ociIndex, entry(amd, "linux/amd64"), entry(arm, "linux/arm64"))
+	amdOnly := treetest.Index(ociIndex, entry(amd, "linux/amd64"))
+	const repo, copies = "registry.example.com/app", "registry.internal/mirror/app"
+	mem := newMemSource()
+	for _, at := range []string{repo, copies} {
+		mem.put(t, at+":1.0", both).put(t, at+":1.0-amd64", amd).put(t, at+":1.0-arm64", arm).
+			put(t, at+":1.1", amdOnly).put(t, at+":1.1-amd64", amd).put(t, at+":latest", amdOnly)
+	}
+	for i := range 20 {
+		mem.put(t, fmt.Sprintf("registry.example.com/other%02d:1.0", i), both)
+	}
+	whole := audit.Target{Ref: mustRef(t, repo), PerArch: []string{"{tag}-{arch}"}, Mirrors: []ref.Ref{mustPrefix(t, "registry.internal/mirror")}}
+	one := audit.Target{Ref: mustRef(t, repo+":1.1"), PerArch: []string{"{tag}-{arch}"}}
+	mirror := audit.Target{Ref: mustRef(t, copies)}
+	var others []audit.Target
+	for i := range 20 {
+		others = append(others, audit.Target{Ref: mustRef(t, fmt.Sprintf("registry.example.com/other%02d", i))})
+	}
+	for _, tt := range []struct {
+		name    string
+		targets []audit.Target
+	}{
+		{"the repository first", append([]audit.Target{whole, one, mirror}, others...)},
+		{"the tag first", append([]audit.Target{one, mirror, whole}, others...)},
+		{"among others", append(append(slices.Clone(others[:10]), mirror, whole, one), others[10:]...)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, jobs := range []int{1, 2, 32} {
+				for range 10 {
+					src := &countingSource{memSource: mem, fetches: map[string]int{}}
+					r := audit.Run(context.Background(), src, tt.targets, audit.Options{Jobs: jobs})
+					noErrors(t, r)
+					for key, n := range src.fetches {
+						if n != 1 {
+							t.Fatalf("jobs %d: %s fetched %d times, want once", jobs, key, n)
+						}
+					}
+					var dropped []string
+					for _, f := range r.Findings {
+						if f.Code == audit.PlatformDropped {
+							dropped = append(dropped, f.Ref.String())
+						}
+					}
+					slices.Sort(dropped)
+					if want := []string{repo + ":1.1", copies + ":1.1"}; !slices.Equal(dropped, want) {
+						t.Fatalf("jobs %d: platform-dropped on %v, want %v", jobs, dropped, want)
+					}
 				}
 			}
 		})

@@ -3,6 +3,8 @@ package audit
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
@@ -19,9 +21,82 @@ import (
 // This file holds the checks that need a whole repository's tags, made
 // once every tag of a repository walk was audited: platform-dropped (a
 // release lost a platform its previous release had) and orphan-referrer (a
-// signature or referrers tag whose subject no tag reaches). They read the
-// trees the walk fetched; orphan-referrer adds at most one HEAD per
-// subject it suspects.
+// signature or referrers tag whose subject no tag reaches). They read a
+// summary of each tree the walk fetched, recorded when its reference was
+// audited, so that the trees themselves need not be kept for the whole
+// run; orphan-referrer adds at most one HEAD per subject it suspects.
+
+// summary is what the repository checks need of one audited reference's
+// tree.
+type summary struct {
+	digest string
+	// release says the tree is a release's image or index; platforms are
+	// then the platforms it holds (releasePlatforms), single whether it
+	// is a single image rather than an index.
+	release   bool
+	single    bool
+	platforms []string
+	// reaches lists the digests of the tree's manifests, the root and
+	// everything below it (orphan-referrer), when the orphan check may
+	// run on its repository.
+	reaches []digest
+}
+
+// digest is a manifest digest as a set member, with no pointer for the
+// collector to follow: a sha256 digest's 32 bytes, another algorithm's
+// digest hashed (summaries of tens of thousands of tags add up).
+type digest [sha256.Size]byte
+
+func digestOf(h v1.Hash) digest {
+	var d digest
+	if b, err := hex.DecodeString(h.Hex); h.Algorithm == "sha256" && err == nil && len(b) == len(d) {
+		copy(d[:], b)
+		return d
+	}
+	return sha256.Sum256([]byte(h.String()))
+}
+
+// parseDigest is digestOf for a digest written out ("sha256:<hex>").
+func parseDigest(s string) digest {
+	if h, err := v1.NewHash(s); err == nil {
+		return digestOf(h)
+	}
+	return sha256.Sum256([]byte(s))
+}
+
+// summarize records what the repository checks need of r's tree.
+func (a *auditor) summarize(r ref.Ref, n *tree.Node) {
+	s := &summary{digest: n.Descriptor.Digest.String()}
+	if _, ok := parseRelease(r.Tag); ok && r.Digest == "" && !n.IsArtifact() && (n.Index != nil || n.Manifest != nil) {
+		s.release, s.single = true, n.Index == nil
+		s.platforms = releasePlatforms(n)
+	}
+	if a.orphansChecked(r.Repo()) {
+		seen := map[v1.Hash]bool{n.Descriptor.Digest: true}
+		s.reaches = append(s.reaches, digestOf(n.Descriptor.Digest))
+		n.Walk(func(_, c *tree.Node, _ bool) {
+			if d := c.Descriptor.Digest; !seen[d] {
+				seen[d] = true
+				s.reaches = append(s.reaches, digestOf(d))
+			}
+		})
+		s.reaches = slices.Clip(s.reaches)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.summaries == nil {
+		a.summaries = map[string]*summary{}
+	}
+	if _, ok := a.summaries[r.String()]; !ok {
+		a.summaries[r.String()] = s
+	}
+}
+
+// orphansChecked says whether orphanReferrers looks at repo at all.
+func (a *auditor) orphansChecked(repo ref.Ref) bool {
+	_, ok := a.src.(Siblings)
+	return ok && (repo.Scheme == ref.Registry || repo.Scheme == ref.Layout)
+}
 
 // repoChecks are what the repository checks found for one Run: findings
 // about an audited reference (by its key), and findings and errors about
@@ -57,7 +132,7 @@ func (a *auditor) repositories(ctx context.Context, expanded []expansion) repoCh
 			}
 			done[key] = true
 			refs := groups[key]
-			trees := a.fetched(ctx, refs)
+			trees := a.summarized(refs)
 			for _, f := range platformsDropped(refs, trees) {
 				k := f.Ref.String()
 				rc.byRef[k] = append(rc.byRef[k], f)
@@ -72,14 +147,17 @@ func (a *auditor) repositories(ctx context.Context, expanded []expansion) repoCh
 	return rc
 }
 
-// fetched returns the trees the walk read for refs, by reference key; a
-// reference that could not be read has none. Nothing is fetched again:
-// every reference of a walk was fetched when it was audited.
-func (a *auditor) fetched(ctx context.Context, refs []ref.Ref) map[string]*tree.Node {
-	out := map[string]*tree.Node{}
+// summarized returns the summaries of the trees the walk read for refs,
+// by reference key; a reference that could not be read has none. Nothing
+// is fetched again: every reference of a walk was summarized when it was
+// audited.
+func (a *auditor) summarized(refs []ref.Ref) map[string]*summary {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]*summary{}
 	for _, r := range refs {
-		if n, err := a.fetch(ctx, r); err == nil && n != nil {
-			out[r.String()] = n
+		if s := a.summaries[r.String()]; s != nil {
+			out[r.String()] = s
 		}
 	}
 	return out
@@ -159,7 +237,7 @@ func compareReleases(a, b release) int {
 // release before it (in version order, within its series) holds
 // (platform-dropped). Tags that are not versions, and trees that could
 // not be read or are artifacts, are left out.
-func platformsDropped(refs []ref.Ref, trees map[string]*tree.Node) []Finding {
+func platformsDropped(refs []ref.Ref, trees map[string]*summary) []Finding {
 	series := map[string][]release{}
 	at := map[string]ref.Ref{}
 	for _, r := range refs {
@@ -168,7 +246,7 @@ func platformsDropped(refs []ref.Ref, trees map[string]*tree.Node) []Finding {
 			continue
 		}
 		n := trees[r.String()]
-		if n == nil || n.IsArtifact() || (n.Index == nil && n.Manifest == nil) {
+		if n == nil || !n.release {
 			continue
 		}
 		series[rel.series] = append(series[rel.series], rel)
@@ -187,18 +265,21 @@ func platformsDropped(refs []ref.Ref, trees map[string]*tree.Node) []Finding {
 		for k := 1; k < len(rels); k++ {
 			prev, cur := at[rels[k-1].tag], at[rels[k].tag]
 			prevTree, curTree := trees[prev.String()], trees[cur.String()]
-			have, haveNames := releasePlatforms(curTree)
-			had, _ := releasePlatforms(prevTree)
+			have, had := curTree.platforms, prevTree.platforms
+			haveNames := have
+			if len(haveNames) == 0 {
+				haveNames = []string{"no platforms"}
+			}
 			for _, key := range had {
 				if slices.Contains(have, key) {
 					continue
 				}
 				holds := "has no entry for it (it has " + strings.Join(haveNames, ", ") + ")"
-				if curTree.Index == nil {
+				if curTree.single {
 					holds = "holds a single " + strings.Join(haveNames, ", ") + " image"
 				}
 				out = append(out, Finding{
-					Ref: cur, Digest: curTree.Descriptor.Digest.String(), Code: PlatformDropped, Severity: info.Severity, Platform: key,
+					Ref: cur, Digest: curTree.digest, Code: PlatformDropped, Severity: info.Severity, Platform: key,
 					Message: fmt.Sprintf("%s holds %s, but %s, the next release in version order, %s", prev.Tag, key, cur.Tag, holds),
 					Hint:    info.Hint,
 				})
@@ -210,8 +291,8 @@ func platformsDropped(refs []ref.Ref, trees map[string]*tree.Node) []Finding {
 
 // releasePlatforms lists the platforms a tag holds, each once, by OS,
 // architecture and variant (a Windows os.version changes with every
-// release and is not compared); names are the same, for messages.
-func releasePlatforms(n *tree.Node) (keys, names []string) {
+// release and is not compared).
+func releasePlatforms(n *tree.Node) (keys []string) {
 	for _, img := range n.Images() {
 		p := claimedOrConfig(img)
 		if p == nil {
@@ -222,13 +303,9 @@ func releasePlatforms(n *tree.Node) (keys, names []string) {
 		key := platform.Format(&q)
 		if !slices.Contains(keys, key) {
 			keys = append(keys, key)
-			names = append(names, key)
 		}
 	}
-	if len(names) == 0 {
-		names = []string{"no platforms"}
-	}
-	return keys, names
+	return keys
 }
 
 // orphanReferrers reports the signature and referrers tags of a walked
@@ -244,12 +321,9 @@ func releasePlatforms(n *tree.Node) (keys, names []string) {
 // attached to a reached manifest is reached too: an SBOM attached through
 // the referrers API (no tag lists it) whose signature is the candidate
 // (one GET of the subject, made only where a finding would follow).
-func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map[string]*tree.Node) ([]Finding, error) {
+func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map[string]*summary) ([]Finding, error) {
 	repo := refs[0].Repo()
-	if repo.Scheme != ref.Registry && repo.Scheme != ref.Layout {
-		return nil, nil
-	}
-	if _, ok := a.src.(Siblings); !ok {
+	if !a.orphansChecked(repo) {
 		return nil, nil
 	}
 	tags, err := a.tags(ctx, repo)
@@ -271,10 +345,11 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 		return nil, nil
 	}
 
-	reached := map[string]bool{}
-	reach := func(n *tree.Node) {
-		reached[n.Descriptor.Digest.String()] = true
-		n.Walk(func(_, c *tree.Node, _ bool) { reached[c.Descriptor.Digest.String()] = true })
+	reached := map[digest]bool{}
+	reach := func(n *summary) {
+		for _, d := range n.reaches {
+			reached[d] = true
+		}
 	}
 	audited := map[string]bool{}
 	whole := true
@@ -306,7 +381,7 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 		grew = false
 		for _, c := range candidates {
 			at, err := repo.WithTag(c.tag)
-			if err != nil || expanded[c.tag] || !reached[c.subject] {
+			if err != nil || expanded[c.tag] || !reached[parseDigest(c.subject)] {
 				continue
 			}
 			if n := trees[at.String()]; n != nil {
@@ -320,7 +395,7 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 	// artifact an unreached subject is: an SBOM whose own signature is
 	// the candidate.
 	for _, c := range candidates {
-		if ref.IsReferrersTag(c.tag) && reached[c.subject] && !read(c.tag) {
+		if ref.IsReferrersTag(c.tag) && reached[parseDigest(c.subject)] && !read(c.tag) {
 			whole = false
 		}
 	}
@@ -330,7 +405,7 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 	var out []Finding
 	info := OrphanReferrer.Info()
 	for _, c := range candidates {
-		if reached[c.subject] {
+		if reached[parseDigest(c.subject)] {
 			continue
 		}
 		g, asked := gone[c.subject]
@@ -365,7 +440,7 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 		}
 		f := Finding{Ref: at, Code: OrphanReferrer, Severity: info.Severity, Message: msg, Hint: info.Hint}
 		if n := trees[at.String()]; n != nil {
-			f.Digest = n.Descriptor.Digest.String()
+			f.Digest = n.digest
 		}
 		out = append(out, f)
 	}
@@ -377,12 +452,12 @@ func (a *auditor) orphanReferrers(ctx context.Context, refs []ref.Ref, trees map
 // of subjects stops here.
 const maxSubjectChain = 4
 
-// attachedToReached reports whether the manifest digest, which no walked
-// tag reaches, is an artifact whose subject (or its subject's, and so on)
-// is reached: what the referrers API lists without any tag.
-func (a *auditor) attachedToReached(ctx context.Context, repo ref.Ref, digest string, reached map[string]bool) bool {
+// attachedToReached reports whether the manifest at, which no walked tag
+// reaches, is an artifact whose subject (or its subject's, and so on) is
+// reached: what the referrers API lists without any tag.
+func (a *auditor) attachedToReached(ctx context.Context, repo ref.Ref, at string, reached map[digest]bool) bool {
 	for range maxSubjectChain {
-		n, err := a.fetch(ctx, repo.WithDigest(digest))
+		n, err := a.fetch(ctx, repo.WithDigest(at))
 		if err != nil || n == nil {
 			return false
 		}
@@ -390,10 +465,10 @@ func (a *auditor) attachedToReached(ctx context.Context, repo ref.Ref, digest st
 		if subject == (v1.Hash{}) {
 			return false
 		}
-		if reached[subject.String()] {
+		if reached[digestOf(subject)] {
 			return true
 		}
-		digest = subject.String()
+		at = subject.String()
 	}
 	return false
 }

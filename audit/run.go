@@ -110,7 +110,7 @@ func Run(ctx context.Context, src Source, targets []Target, opts Options) *Resul
 		r.Shard = &shard
 	}
 	a := &auditor{src: src, inspector: opts.Deep}
-	p := &pipeline{a: a, targets: targets, opts: opts, owner: map[string]int{}, checked: map[work]*outcome{}}
+	p := newPipeline(a, targets, opts)
 	p.run(ctx, src, jobs)
 
 	planned := map[string]bool{}
@@ -214,17 +214,48 @@ func (asm *assembly) add(o *outcome) {
 // auditor holds what one Run shares between references.
 type auditor struct {
 	src       Source
-	nodes     memo.Map[*tree.Node]
 	inspector *deep.Inspector
+	// nodes holds the trees read, by reference, while a check may still
+	// ask for them: the pipeline lets a repository's trees go (release)
+	// once no queued check, and no listing still running, can ask for
+	// them again. held lists the references read in each repository.
+	nodes memo.Map[*tree.Node]
+	mu    sync.Mutex
+	held  map[ref.Ref][]string
+	// summaries is what the repository checks need of each reference
+	// audited (repository.go), kept for the whole run instead of trees.
+	summaries map[string]*summary
 	// tagLists and referrerLists hold what signature checks listed, by
 	// repository and by reference (signatures.go).
 	tagLists      memo.Map[[]string]
 	referrerLists memo.Map[[]v1.Descriptor]
 }
 
-// fetch reads a reference once per run, however many checks need it.
+// fetch reads a reference once per run, however many checks need it,
+// as long as the pipeline keeps its repository's trees (release).
 func (a *auditor) fetch(ctx context.Context, r ref.Ref) (*tree.Node, error) {
-	return a.nodes.Do(r.String(), func() (*tree.Node, error) { return a.src.Fetch(ctx, r) })
+	key := r.String()
+	return a.nodes.Do(key, func() (*tree.Node, error) {
+		a.mu.Lock()
+		if a.held == nil {
+			a.held = map[ref.Ref][]string{}
+		}
+		a.held[r.Repo()] = append(a.held[r.Repo()], key)
+		a.mu.Unlock()
+		return a.src.Fetch(ctx, r)
+	})
+}
+
+// release lets go of the trees read in repo: nothing will ask for them
+// again.
+func (a *auditor) release(repo ref.Ref) {
+	a.mu.Lock()
+	keys := a.held[repo]
+	delete(a.held, repo)
+	a.mu.Unlock()
+	for _, key := range keys {
+		a.nodes.Forget(key)
+	}
 }
 
 // check audits one reference, then its per-arch siblings and mirrors.
@@ -235,6 +266,7 @@ func (a *auditor) check(ctx context.Context, j job) outcome {
 		o.fail(j.ref, err)
 		return o
 	}
+	a.summarize(j.ref, root)
 	require := j.target.Require
 	if j.target.RequireFor != nil {
 		require = j.target.RequireFor(j.ref)

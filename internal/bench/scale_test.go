@@ -112,7 +112,13 @@ func scaleSizes(b *testing.B) []int {
 //     content (the baseline) included;
 //   - MB-result-live-cold: the heap still in use, after a collection, while
 //     the audit's result is held: the peak less garbage and the registry's
-//     own serving.
+//     own serving;
+//   - MB-rss-binary-cold, MB-rss-binary-warm (largest size only): the
+//     peak resident memory (the kernel's maxrss) of the built mlaudit
+//     binary auditing the same tags, cold then warm, with its own cache:
+//     what a user sees, with no registry in the process (goal: under
+//     150 MB at 10,000 tags); s-binary-cold, s-binary-warm its wall time.
+//     MLAUDIT_BENCH_BINARY=0 leaves the binary out.
 //
 // The log line after the runs gives the largest run's time over the
 // smallest's: x5 for 2,000 to 10,000 tags is linear.
@@ -125,7 +131,8 @@ func BenchmarkScale(b *testing.B) {
 	latency := time.Duration(envInt("MLAUDIT_BENCH_SCALE_LATENCY_MS", 2)) * time.Millisecond
 	reg := newSlowRegistry(b, latency)
 	seed(b, reg.direct, largest/tagsPerRepo)
-	require, _ := platform.ParseList("linux/amd64,linux/arm64")
+	const requireFlag = "linux/amd64,linux/arm64"
+	require, _ := platform.ParseList(requireFlag)
 
 	type measured struct {
 		wall                time.Duration
@@ -154,11 +161,18 @@ func BenchmarkScale(b *testing.B) {
 		return m
 	}
 
+	var bin *mlauditBinary
+	if os.Getenv("MLAUDIT_BENCH_BINARY") != "0" {
+		m := buildMlaudit(b)
+		bin = &m
+	}
 	perTag := map[int][2]float64{} // tags: cold, warm seconds per tag
 	for _, tags := range sizes {
 		targets := make([]audit.Target, tags/tagsPerRepo)
+		names := make([]string, len(targets))
 		for i := range targets {
-			targets[i] = audit.Target{Ref: storytest.Parse(b, fmt.Sprintf("%s/bench/app%03d", reg.slow, i)), Require: require}
+			names[i] = fmt.Sprintf("%s/bench/app%03d", reg.slow, i)
+			targets[i] = audit.Target{Ref: storytest.Parse(b, names[i]), Require: require}
 		}
 		b.Run(fmt.Sprintf("tags=%d/latency=%s", tags, latency), func(b *testing.B) {
 			var cold, warm measured
@@ -190,6 +204,17 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(cold.abs, "MB-heap-peak-abs-cold")
 			b.ReportMetric(cold.retained, "MB-result-live-cold")
 			perTag[tags] = [2]float64{cold.wall.Seconds() / n / float64(tags), warm.wall.Seconds() / n / float64(tags)}
+			if bin == nil || tags != largest {
+				return
+			}
+			b.StopTimer()
+			dir := b.TempDir()
+			c := bin.audit(b, names, dir, requireFlag, tags)
+			w := bin.audit(b, names, dir, requireFlag, tags)
+			b.ReportMetric(c.rssMB, "MB-rss-binary-cold")
+			b.ReportMetric(w.rssMB, "MB-rss-binary-warm")
+			b.ReportMetric(c.wall.Seconds(), "s-binary-cold")
+			b.ReportMetric(w.wall.Seconds(), "s-binary-warm")
 		})
 	}
 	small, large := sizes[0], sizes[len(sizes)-1]

@@ -43,4 +43,8 @@ func TestDoCallsOncePerKey(t *testing.T) {
 	if v, _ := m.Do("new", nil); v != 7 {
 		t.Error("Set records a result for a new key")
 	}
+	m.Forget("k")
+	if v, _ := m.Do("k", func() (int, error) { return 9, nil }); v != 9 {
+		t.Error("Do after Forget must call again")
+	}
 }
