@@ -86,6 +86,9 @@ func Merge(parts ...Part) (*Result, error) {
 	return out, nil
 }
 
+// maxProblems is how many missing or repeated shards an error names.
+const maxProblems = 10
+
 // shardOrder checks that parts are the shards of one audit, each once,
 // and returns them by index; parts without a shard are returned as given.
 func shardOrder(parts []Part) ([]Part, error) {
@@ -107,6 +110,9 @@ func shardOrder(parts []Part) ([]Part, error) {
 		return nil, fmt.Errorf("%w: %s is shard %s but %s is a whole audit", ErrMerge, sharded[0].Name, sharded[0].Result.Shard, whole[0].Name)
 	}
 	count := sharded[0].Result.Shard.Count
+	if count < 1 || count > MaxShards {
+		return nil, fmt.Errorf("%w: %s says it is shard %s: at most %d shards", ErrMerge, sharded[0].Name, sharded[0].Result.Shard, MaxShards)
+	}
 	byIndex := make([][]string, count)
 	ordered := make([]Part, count)
 	for _, p := range sharded {
@@ -128,6 +134,9 @@ func shardOrder(parts []Part) ([]Part, error) {
 		case len(names) > 1:
 			problems = append(problems, fmt.Sprintf("shard %d/%d is given %d times (%s)", i, count, len(names), strings.Join(names, ", ")))
 		}
+	}
+	if len(problems) > maxProblems {
+		problems = append(problems[:maxProblems], fmt.Sprintf("and %d more", len(problems)-maxProblems))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrMerge, strings.Join(problems, "; "))

@@ -117,7 +117,7 @@ func (p *pipeline) expand(ctx context.Context, src Source, target ref.Ref) ([]re
 	}
 	refs, err := src.Expand(ctx, target)
 	if err == nil && len(refs) == 0 {
-		err = fmt.Errorf("%s has no tags to audit", target)
+		err = fmt.Errorf("%w: %s: check the name, and whether --tags, --exclude-tags or the policy's tag filters left any (signature, referrers and backup tags are skipped unless included)", ErrNoTags, target)
 	}
 	return shard.filter(refs), err
 }

@@ -1136,7 +1136,7 @@ func TestRunPure(t *testing.T) {
 		}{
 			{"registry.example.com/b:1.0", errServer},
 			{"registry.example.com/c:1.0", tree.ErrMissing},
-			{"registry.example.com/empty", nil},
+			{"registry.example.com/empty", audit.ErrNoTags},
 		} {
 			e := r.Errors[i]
 			if e.Ref.String() != want.ref || e.Err == nil || e.Message != e.Err.Error() {

@@ -16,6 +16,10 @@ import (
 	"github.com/mlaudit/mlaudit/tree"
 )
 
+// ErrNoTags is a repository, registry or layout target that lists nothing
+// to audit: an empty repository, or every tag filtered out.
+var ErrNoTags = errors.New("no tags to audit")
+
 // Source is where an audit reads from. registry.Client implements it.
 type Source interface {
 	// Expand turns a target into the image references it names.

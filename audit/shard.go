@@ -29,6 +29,11 @@ type Shard struct {
 // ErrShard is wrapped by every error about a malformed shard.
 var ErrShard = errors.New("invalid shard")
 
+// MaxShards is the most shards an audit is split into: far more jobs than
+// any registry needs, and a bound on what a report may claim (a merge
+// keeps one slot per shard).
+const MaxShards = 10000
+
 // ParseShard reads "I/N": shard I of N, 0 <= I < N.
 func ParseShard(s string) (Shard, error) {
 	i, n, ok := strings.Cut(s, "/")
@@ -38,6 +43,9 @@ func ParseShard(s string) (Shard, error) {
 	count, err := natural(n)
 	if err != nil || count < 1 {
 		return Shard{}, fmt.Errorf("%w %q: the count %q is not a whole number of at least 1", ErrShard, s, n)
+	}
+	if count > MaxShards {
+		return Shard{}, fmt.Errorf("%w %q: at most %d shards", ErrShard, s, MaxShards)
 	}
 	index, err := natural(i)
 	if err != nil {

@@ -28,6 +28,8 @@ func TestParseShard(t *testing.T) {
 		{"3/3", audit.Shard{}, "below 3"},
 		{"7/3", audit.Shard{}, "below 3"},
 		{"1/0", audit.Shard{}, "at least 1"},
+		{"0/10001", audit.Shard{}, "at most 10000 shards"},
+		{"0/10000", audit.Shard{Index: 0, Count: 10000}, ""},
 		{"-1/3", audit.Shard{}, `index "-1"`},
 		{"+1/3", audit.Shard{}, `index "+1"`},
 		{" 1/3", audit.Shard{}, `index " 1"`},
@@ -219,6 +221,11 @@ func TestMergeRefusesIncompleteShards(t *testing.T) {
 		{"counts differ", []audit.Part{{"a.json", shard(0, 2)}, {"b.json", shard(1, 3)}}, []string{"a.json is shard 0/2", "b.json is shard 1/3"}},
 		{"whole and shard", []audit.Part{{"a.json", shard(0, 1)}, {"w.json", &audit.Result{}}}, []string{"w.json is a whole audit"}},
 		{"nothing", nil, []string{"nothing"}},
+		// A report may say anything: a count no audit has is refused
+		// before anything is made for it, and a long list of missing
+		// shards is cut short.
+		{"a count no audit has", []audit.Part{{"a.json", shard(0, 1<<40)}, {"b.json", shard(1, 1<<40)}}, []string{"a.json says it is shard 0/1099511627776", "at most 10000"}},
+		{"most shards missing", []audit.Part{{"a.json", shard(0, 10000)}}, []string{"shard 1/10000 is missing", "shard 10/10000 is missing; and 9989 more"}},
 	}
 	for _, tt := range tests {
 		_, err := audit.Merge(tt.parts...)

@@ -13,9 +13,6 @@ import (
 // 256 MiB, some 200,000 images.
 const MaxJSONReport = 256 << 20
 
-// readLimit is MaxJSONReport, lowered by the tests.
-var readLimit int64 = MaxJSONReport
-
 // ErrNotReport is wrapped by every error about input that is not a JSON
 // report [ReadJSON] can read.
 var ErrNotReport = errors.New("not an mlaudit JSON report")
@@ -26,7 +23,10 @@ var ErrNotReport = errors.New("not an mlaudit JSON report")
 // Message again in Err. Input that is not one report of this schema
 // version, holds something after it, or is larger than [MaxJSONReport]
 // is an error wrapping [ErrNotReport].
-func ReadJSON(r io.Reader) (*audit.Result, error) {
+func ReadJSON(r io.Reader) (*audit.Result, error) { return readJSON(r, MaxJSONReport) }
+
+// readJSON is ReadJSON with a size limit of readLimit bytes.
+func readJSON(r io.Reader, readLimit int64) (*audit.Result, error) {
 	limited := &io.LimitedReader{R: r, N: readLimit + 1}
 	dec := json.NewDecoder(limited)
 	var rep struct {
@@ -79,7 +79,7 @@ func ReadJSON(r io.Reader) (*audit.Result, error) {
 		}
 		res.Errors[i].Err = errors.New(e.Message)
 	}
-	if s := res.Shard; s != nil && (s.Count < 1 || s.Index < 0 || s.Index >= s.Count) {
+	if s := res.Shard; s != nil && (s.Count < 1 || s.Count > audit.MaxShards || s.Index < 0 || s.Index >= s.Count) {
 		return nil, fmt.Errorf("%w: shard %d of %d", ErrNotReport, s.Index, s.Count)
 	}
 	return &res, nil

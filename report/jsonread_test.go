@@ -40,7 +40,6 @@ func TestReadJSONRoundTrip(t *testing.T) {
 // TestReadJSONRefusesWhatIsNotAReport: every bad input is an error
 // wrapping ErrNotReport that says what is wrong, never a panic.
 func TestReadJSONRefusesWhatIsNotAReport(t *testing.T) {
-	defer report.LowerReadLimit(1 << 10)()
 	valid := `{"schemaVersion":1,"images":[],"findings":[],"errors":[],"stats":{}}`
 	tests := []struct{ name, in, want string }{
 		{"empty", "", "EOF"},
@@ -57,11 +56,12 @@ func TestReadJSONRefusesWhatIsNotAReport(t *testing.T) {
 		{"an unknown severity", `{"schemaVersion":1,"findings":[{"ref":"r.example.com/a:1","code":"x","severity":"fatal"}]}`, "fatal"},
 		{"an error without a reference", `{"schemaVersion":1,"errors":[{"message":"x"}]}`, "error 1 has no ref"},
 		{"a shard out of range", `{"schemaVersion":1,"shard":{"index":3,"count":3}}`, "shard 3 of 3"},
+		{"a shard of too many", `{"schemaVersion":1,"shard":{"index":0,"count":1099511627776}}`, "shard 0 of 1099511627776"},
 		{"too large", `{"schemaVersion":1,"images":[],"x":"` + strings.Repeat("a", 2<<10) + `"}`, "larger than 1024 bytes"},
 		{"too large after the report", valid + strings.Repeat(" ", 2<<10) + "{}", "larger than 1024 bytes"},
 	}
 	for _, tt := range tests {
-		r, err := report.ReadJSON(strings.NewReader(tt.in))
+		r, err := report.ReadJSONLimit(strings.NewReader(tt.in), 1<<10)
 		if !errors.Is(err, report.ErrNotReport) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v (result %v); want ErrNotReport saying %q", tt.name, err, r, tt.want)
 		}
@@ -71,7 +71,7 @@ func TestReadJSONRefusesWhatIsNotAReport(t *testing.T) {
 		t.Errorf("a valid report: %v, %+v", err, r)
 	}
 	// An endless stream stops at the limit.
-	_, err = report.ReadJSON(io.MultiReader(strings.NewReader(`{"schemaVersion":1,"x":"`), endless{}))
+	_, err = report.ReadJSONLimit(io.MultiReader(strings.NewReader(`{"schemaVersion":1,"x":"`), endless{}), 1<<10)
 	if !errors.Is(err, report.ErrNotReport) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("an endless report: %v", err)
 	}
