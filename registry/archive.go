@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -26,6 +27,14 @@ import (
 // are the archive's index (archive_tar.go). An OCI archive in a file is
 // written by rewriting it whole (archive_write.go); a docker save and
 // standard input are read only.
+//
+// Each version of the file is read once and kept (its content indexed,
+// the file open until Client.Close). Lookups by name (a tag's
+// resolution, the tags) first check that the file on disk is still the
+// version read (sameFile) and read it anew if another program replaced
+// it, as a layout's index.json is read on every lookup; a rewrite refuses
+// to write over a file that changed since its version was read
+// ([ErrArchiveChanged]).
 type archiveRepo struct {
 	ociLayout
 
@@ -55,6 +64,13 @@ func newArchiveRepo(base ref.Ref, t *lazyTar) *archiveRepo {
 		partial: "an export of some platforms only (`ctr export` without --all-platforms) leaves out the others",
 		load: func() (layoutFiles, []v1.Descriptor, error) {
 			c, err := a.load()
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, c.entries, nil
+		},
+		fresh: func() (layoutFiles, []v1.Descriptor, error) {
+			c, err := a.fresh()
 			if err != nil {
 				return nil, nil, err
 			}
@@ -106,19 +122,43 @@ func (c *archiveContent) has(name string) bool {
 	return ok || c.t.has(c.file(name))
 }
 
-// lazyTar is one archive file, indexed on first use; the oci-archive: and
-// docker-archive: schemes of one file (standard input included) share it.
+// lazyTar is one version of an archive file, indexed on first use; the
+// oci-archive: and docker-archive: schemes of one file (standard input
+// included) share it. A lazyTar made with its tarFile (an engine's save)
+// is never read from a path.
 type lazyTar struct {
 	path  string
 	stdin io.Reader
+	files *fileSet
 	once  sync.Once
 	t     *tarFile
 	err   error
+	// info is the file opened (nil for standard input and an engine's
+	// save), whose identity later reads compare with the path's.
+	info os.FileInfo
 }
 
 func (l *lazyTar) get() (*tarFile, error) {
-	l.once.Do(func() { l.t, l.err = openTar(l.path, l.stdin) })
+	l.once.Do(func() { l.t, l.info, l.err = openTar(l.path, l.stdin, l.files) })
 	return l.t, l.err
+}
+
+// current reports whether the file at the path is still the version l
+// read: the same file, or still no file. Standard input, an engine's save
+// and a version not read yet are current.
+func (l *lazyTar) current() bool {
+	if l.path == "-" || l.files == nil {
+		return true
+	}
+	l.get()
+	now, err := os.Stat(l.path)
+	switch {
+	case l.info != nil:
+		return err == nil && sameFile(l.info, now)
+	case errors.Is(l.err, errNoArchive):
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	return true
 }
 
 // archiveSet holds a Client's archives, each opened and indexed once per
@@ -152,7 +192,7 @@ func (c *Client) archive(r ref.Ref) *archiveRepo {
 		if stdin == nil {
 			stdin = os.Stdin
 		}
-		t = &lazyTar{path: r.Path, stdin: stdin}
+		t = &lazyTar{path: r.Path, stdin: stdin, files: &c.files}
 		s.tars[key] = t
 	}
 	a := newArchiveRepo(r.Repo(), t)
@@ -160,13 +200,35 @@ func (c *Client) archive(r ref.Ref) *archiveRepo {
 	return a
 }
 
-// load indexes the archive and reads its index.json or manifest.json, once.
+// load indexes the version of the archive last read or written and reads
+// its index.json or manifest.json, once.
 func (a *archiveRepo) load() (*archiveContent, error) {
+	_, c, err := a.version()
+	return c, err
+}
+
+// version is the archive's version last read or written, loaded.
+func (a *archiveRepo) version() (*archiveRead, *archiveContent, error) {
 	a.mu.Lock()
 	r := a.cur
 	a.mu.Unlock()
 	r.once.Do(func() { r.content, r.err = a.loadTar(r.tar) })
-	return r.content, r.err
+	return r, r.content, r.err
+}
+
+// fresh is the archive as the file is now: the version last read, or,
+// when another program replaced the file since, the new one, read.
+func (a *archiveRepo) fresh() (*archiveContent, error) {
+	r, c, err := a.version()
+	if r.tar.current() {
+		return c, err
+	}
+	a.mu.Lock()
+	if a.cur == r {
+		a.cur = &archiveRead{tar: &lazyTar{path: r.tar.path, files: r.tar.files}}
+	}
+	a.mu.Unlock()
+	return a.load()
 }
 
 // loadTar indexes the archive and reads its index.json or manifest.json.

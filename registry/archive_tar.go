@@ -45,45 +45,66 @@ type tarEntry struct {
 }
 
 // openTar opens and indexes the archive at p ("-" is standard input,
-// copied to a temporary file first).
-func openTar(p string, stdin io.Reader) (*tarFile, error) {
+// copied to a temporary file first), keeping the file open in files. The
+// file's identity (see sameFile) is what was opened, even when it is not
+// an archive; nil for standard input.
+func openTar(p string, stdin io.Reader, files *fileSet) (*tarFile, os.FileInfo, error) {
 	var f *os.File
 	var err error
 	name := p
 	if p == "-" {
 		name = "standard input"
-		f, err = spool(stdin)
+		f, err = spool(stdin, files)
 	} else {
 		f, err = os.Open(p)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: the archive %s does not exist", errNoArchive, name)
+		return nil, nil, fmt.Errorf("%w: the archive %s does not exist", errNoArchive, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening the archive %s: %w", name, err)
+		return nil, nil, fmt.Errorf("opening the archive %s: %w", name, err)
+	}
+	var info os.FileInfo
+	if p != "-" {
+		if info, err = f.Stat(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("opening the archive %s: %w", name, err)
+		}
 	}
 	t, err := indexTar(f, name)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, info, err
 	}
-	return t, nil
+	if err := files.keep(f); err != nil {
+		return nil, info, err
+	}
+	return t, info, nil
+}
+
+// sameFile reports whether now is the file was (os.SameFile: device and
+// inode on Unix, volume and file index on Windows), with the same size
+// and modification time: a file replaced by a rename, or written in
+// place, is not.
+func sameFile(was, now os.FileInfo) bool {
+	return os.SameFile(was, now) && was.Size() == now.Size() && was.ModTime().Equal(now.ModTime())
 }
 
 // spool copies r, at most MaxStdinArchive bytes, to a temporary file that
-// is already removed (on Unix: it lives as long as the open file).
-func spool(r io.Reader) (*os.File, error) {
-	f, err := os.CreateTemp("", "mlaudit-stdin-*.tar")
+// is already removed (on Unix: it lives as long as the open file; where an
+// open file cannot be removed, files removes it when the Client is
+// closed).
+func spool(r io.Reader, files *fileSet) (*os.File, error) {
+	f, err := files.temp("mlaudit-stdin-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("copying standard input to a temporary file: %w", err)
 	}
-	os.Remove(f.Name())
 	n, err := io.Copy(f, io.LimitReader(r, MaxStdinArchive+1))
 	if err == nil && n > MaxStdinArchive {
 		err = fmt.Errorf("%w: standard input holds more than %d bytes; write the archive to a file and name it", ErrInvalidTarget, MaxStdinArchive)
 	}
 	if err != nil {
-		f.Close()
+		discard(f)
 		return nil, fmt.Errorf("reading the archive from standard input: %w", err)
 	}
 	return f, nil

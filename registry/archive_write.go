@@ -34,6 +34,12 @@ import (
 //     over it (internal/atomicfile); the directory is removed;
 //  4. later reads read the new file.
 //
+// A rewrite seeds from the version of FILE mlaudit last read; if FILE was
+// replaced since (buildx, skopeo, another mlaudit), the write is refused
+// with [ErrArchiveChanged] rather than lose what the other program wrote.
+// Repair's re-read of the tag before moving it reads FILE anew (lookups by
+// name check it is the version read), so a repair run again sees it.
+//
 // So FILE is whole after every step of a repair (children and index by
 // digest, backup tag, tag) and nothing it held is lost; no temporary
 // directory outlives a write, whichever step fails. The price is a
@@ -81,9 +87,16 @@ func (a *archiveRepo) rewrite(write func(*layoutRepo) error) error {
 	if info, err := os.Stat(file); err == nil && info.IsDir() {
 		return fmt.Errorf("%w %s: %s is a directory; write a layout there as oci:%s", ErrInvalidTarget, a.base, file, file)
 	}
-	c, err := a.load()
+	r, c, err := a.version()
 	if err != nil && !errors.Is(err, errNoArchive) {
 		return err
+	}
+	// What is written is what was read, changed: a file another program
+	// replaced since would lose what it wrote. (One that replaces it
+	// while this rewrite runs is not seen: a file has no conditional
+	// rename.)
+	if !r.tar.current() {
+		return fmt.Errorf("%w: %s was written by another program after mlaudit read it; nothing was written, so that its content is kept: run the repair (or the write) again, to read it anew", ErrArchiveChanged, a.where)
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", a.where, err)
@@ -104,8 +117,10 @@ func (a *archiveRepo) rewrite(write func(*layoutRepo) error) error {
 	if err := atomicfile.WriteThrough(file, 0o644, func(w io.Writer) error { return tarLayout(w, dir) }); err != nil {
 		return fmt.Errorf("writing %s: %w", a.where, err)
 	}
+	// The version replaced stays open until Client.Close: a reader may
+	// still be streaming from it.
 	a.mu.Lock()
-	a.cur = &archiveRead{tar: &lazyTar{path: file}}
+	a.cur = &archiveRead{tar: &lazyTar{path: file, files: r.tar.files}}
 	a.mu.Unlock()
 	return nil
 }

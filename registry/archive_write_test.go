@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -212,4 +213,97 @@ func mustRaw(t *testing.T, m interface{ RawManifest() ([]byte, error) }) []byte 
 func mustDigestIndex(t *testing.T, m interface{ RawManifest() ([]byte, error) }) string {
 	t.Helper()
 	return "sha256:" + sha256Hex(mustRaw(t, m))
+}
+
+// TestWriteArchiveChangedBehind: an archive another program rewrote
+// after the Client read it is not overwritten from what the Client read:
+// the write is refused (ErrArchiveChanged, nothing written) and the other
+// writer's content is intact. A lookup by tag reads the new file, and a
+// write after it keeps what the other writer wrote.
+func TestWriteArchiveChangedBehind(t *testing.T) {
+	idx, _, _ := twoArchIndex(t)
+	file := writeLayoutTar(t, idx, map[string]string{"org.opencontainers.image.ref.name": "1.0"}, "")
+	ctx := context.Background()
+	r := mustRef(t, "oci-archive:"+file+":1.0")
+	c := newClient(t)
+	defer c.Close()
+	if got, err := c.Resolve(ctx, r); err != nil || got != mustDigestIndex(t, idx) {
+		t.Fatalf("Resolve = %q, %v", got, err)
+	}
+	// Another writer moves 1.0 and adds a tag.
+	other := image(t, "linux/s390x")
+	theirs := newClient(t)
+	for _, tag := range []string{"1.0", "theirs"} {
+		if err := theirs.MoveTag(ctx, mustRef(t, "oci-archive:"+file+":"+tag), mustRaw(t, other), types.OCIManifestSchema1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	theirs.Close()
+	before, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := image(t, "linux/ppc64le")
+	err = c.MoveTag(ctx, mustRef(t, "oci-archive:"+file+":mine"), mustRaw(t, mine), types.OCIManifestSchema1)
+	if !errors.Is(err, registry.ErrArchiveChanged) || !strings.Contains(err.Error(), "again") {
+		t.Errorf("MoveTag over an archive changed behind the Client = %v, want ErrArchiveChanged saying to run again", err)
+	}
+	if after, err := os.ReadFile(file); err != nil || string(after) != string(before) {
+		t.Errorf("the refused write changed the archive (%v)", err)
+	}
+	onlyFile(t, filepath.Dir(file), filepath.Base(file))
+	// The re-read before a move sees the other writer's tag.
+	if got, err := c.Resolve(ctx, r); err != nil || got != mustDigest(t, other).String() {
+		t.Errorf("Resolve after the archive changed = %q, %v; want %s, what the other writer tagged", got, err, mustDigest(t, other))
+	}
+	if err := c.MoveTag(ctx, mustRef(t, "oci-archive:"+file+":mine"), mustRaw(t, mine), types.OCIManifestSchema1); err != nil {
+		t.Fatalf("MoveTag after reading the new archive: %v", err)
+	}
+	tags, err := newClient(t).Tags(ctx, mustRef(t, "oci-archive:"+file))
+	if err != nil || !slices.Equal(tags, []string{"1.0", "theirs", "mine"}) {
+		t.Errorf("Tags = %v, %v; want 1.0, theirs (the other writer's) and mine", tags, err)
+	}
+}
+
+// openFiles counts the process's open descriptors (Linux).
+func openFiles(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(entries)
+}
+
+// TestArchiveCloseReleasesFiles: each version of an archive a Client
+// read keeps at most one descriptor, and Close releases them all.
+func TestArchiveCloseReleasesFiles(t *testing.T) {
+	idx, _, _ := twoArchIndex(t)
+	file := writeLayoutTar(t, idx, map[string]string{"org.opencontainers.image.ref.name": "1.0"}, "")
+	ctx := context.Background()
+	raw := mustRaw(t, image(t, "linux/s390x"))
+	start := openFiles(t)
+	c := newClient(t)
+	const writes = 20
+	for i := range writes {
+		r := mustRef(t, "oci-archive:"+file+":1.0")
+		if _, err := c.Resolve(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.MoveTag(ctx, mustRef(t, "oci-archive:"+file+":t"+strconv.Itoa(i)), raw, types.OCIManifestSchema1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Resolve(ctx, mustRef(t, "oci-archive:"+file+":1.0")); err != nil {
+		t.Fatal(err)
+	}
+	if open := openFiles(t) - start; open > writes+1 {
+		t.Errorf("%d descriptors open after %d writes, want at most one per version (%d)", open, writes, writes+1)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if open := openFiles(t) - start; open > 0 {
+		t.Errorf("%d descriptors still open after Close", open)
+	}
 }

@@ -15,7 +15,8 @@ import (
 
 // Client reads and writes references in registries and OCI layouts. It is
 // safe for concurrent use; make one per run and reuse it, so that each
-// registry's ping and each repository's token exchange happen once.
+// registry's ping and each repository's token exchange happen once, and
+// Close it when the run is over.
 type Client struct {
 	opts   *options
 	guard  *dialGuard
@@ -36,6 +37,8 @@ type Client struct {
 	// daemons are the Docker engine and its repositories read
 	// (daemon.go); the zero value is ready.
 	daemons daemonSet
+	// files are the files open until Close (files.go).
+	files fileSet
 }
 
 // New makes a Client.

@@ -26,7 +26,7 @@ import (
 // inspect with the manifests option says which manifests the engine holds
 // and whether each one's content is there; the image save endpoint gives
 // the content, a docker save tar, which is copied to a temporary file
-// (removed at once; it lives as long as the Client) and read in place
+// (removed at once; it lives until Client.Close) and read in place
 // through an archiveRepo, as docker-archive: reads a file. The containerd
 // image store saves an image's whole index but only the content it has,
 // so a platform the engine lists as not available is reported missing.
@@ -34,6 +34,9 @@ type daemonRepo struct {
 	c    *Client
 	base ref.Ref // the repository, DockerDaemon scheme
 
+	// mu guards images and what each image publishes once read (done,
+	// info, archive, err): images of one repository are read side by
+	// side, and each reads what the others loaded.
 	mu     sync.Mutex
 	images map[string]*daemonImage
 }
@@ -42,7 +45,13 @@ type daemonRepo struct {
 type daemonImage struct {
 	name string // the Docker reference sent to the engine ("app:1.0")
 
-	once    sync.Once
+	// loading is held while the image is read, so that it is read once.
+	loading sync.Mutex
+
+	// Set once, under daemonRepo.mu, when the image was read: info and
+	// archive when it was, err when it could not be. A read cut short by
+	// its context sets nothing: the next one asks again.
+	done    bool
 	info    *inspected
 	archive *archiveRepo
 	err     error
@@ -105,7 +114,8 @@ func (d *daemonRepo) engineName(id string) string {
 	return n + ":" + id
 }
 
-// read is id's image, inspected and saved once.
+// read is id's image, inspected and saved once (again only when a read
+// was cut short by its context).
 func (d *daemonRepo) read(ctx context.Context, id string) (*daemonImage, error) {
 	d.mu.Lock()
 	img, ok := d.images[id]
@@ -114,64 +124,87 @@ func (d *daemonRepo) read(ctx context.Context, id string) (*daemonImage, error) 
 		d.images[id] = img
 	}
 	d.mu.Unlock()
-	img.once.Do(func() { img.err = d.load(ctx, img) })
-	return img, img.err
+	img.loading.Lock()
+	defer img.loading.Unlock()
+	d.mu.Lock()
+	done, err := img.done, img.err
+	d.mu.Unlock()
+	if done {
+		return img, err
+	}
+	info, archive, err := d.load(ctx, img.name)
+	if err != nil && ctx.Err() != nil {
+		return nil, err // the caller's context ended: not this image's answer
+	}
+	d.mu.Lock()
+	img.done, img.info, img.archive, img.err = true, info, archive, err
+	d.mu.Unlock()
+	return img, err
 }
 
-func (d *daemonRepo) load(ctx context.Context, img *daemonImage) error {
+// load inspects and saves the image the engine calls name, and reads the
+// save.
+func (d *daemonRepo) load(ctx context.Context, name string) (*inspected, *archiveRepo, error) {
 	e, err := d.c.engine()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	img.info, err = e.inspect(ctx, img.name)
+	info, err := e.inspect(ctx, name)
 	var status *engineStatusError
 	if errors.As(err, &status) && status.status == http.StatusNotFound {
-		return fmt.Errorf("%w: the Docker engine at %s has no image %s; pull it (docker pull %s) or build it first (%v)", tree.ErrMissing, e.addr.host, img.name, img.name, err)
+		return nil, nil, fmt.Errorf("%w: the Docker engine at %s has no image %s; pull it (docker pull %s) or build it first (%v)", tree.ErrMissing, e.addr.host, name, name, err)
 	}
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	body, err := e.save(ctx, img.name)
+	body, err := e.save(ctx, name)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer body.Close()
-	what := "docker save " + img.name
-	f, err := spoolSave(ctx, body, what)
+	what := "docker save " + name
+	f, err := spoolSave(ctx, body, what, &d.c.files)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	t, err := indexTar(f, "("+what+")")
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("reading what the Docker engine at %s saved for %s: %w", e.addr.host, img.name, err)
+		return nil, nil, fmt.Errorf("reading what the Docker engine at %s saved for %s: %w", e.addr.host, name, err)
+	}
+	if err := d.c.files.keep(f); err != nil {
+		return nil, nil, err
 	}
 	lt := &lazyTar{path: "(" + what + ")"}
 	lt.once.Do(func() { lt.t = t })
-	img.archive = newArchiveRepo(ref.Ref{Scheme: ref.DockerArchive, Path: "(" + what + ")"}, lt)
-	if _, err := img.archive.load(); err != nil {
-		return fmt.Errorf("reading what the Docker engine at %s saved for %s: %w", e.addr.host, img.name, err)
+	archive := newArchiveRepo(ref.Ref{Scheme: ref.DockerArchive, Path: "(" + what + ")"}, lt)
+	if _, err := archive.load(); err != nil {
+		return nil, nil, fmt.Errorf("reading what the Docker engine at %s saved for %s: %w", e.addr.host, name, err)
 	}
-	return nil
+	return info, archive, nil
 }
 
 // spoolSave copies a save, at most MaxDaemonSave bytes, to a temporary
 // file that is already removed (on Unix: it lives as long as the open
-// file, that is as long as the Client).
-func spoolSave(ctx context.Context, r io.Reader, what string) (*os.File, error) {
-	f, err := os.CreateTemp("", "mlaudit-docker-save-*.tar")
+// file, that is until Client.Close; where an open file cannot be removed,
+// files removes it then).
+func spoolSave(ctx context.Context, r io.Reader, what string, files *fileSet) (*os.File, error) {
+	f, err := files.temp("mlaudit-docker-save-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("copying %s to a temporary file: %w", what, err)
 	}
-	os.Remove(f.Name())
 	n, err := io.Copy(f, io.LimitReader(r, MaxDaemonSave+1))
 	if err == nil && n > MaxDaemonSave {
 		err = fmt.Errorf("%w: it holds more than %d bytes; docker save it to a file (docker save -o save.tar IMAGE) and audit docker-archive:save.tar", ErrBadResponse, MaxDaemonSave)
 	}
 	if err != nil {
-		f.Close()
-		if ctx.Err() != nil {
+		discard(f)
+		var te *TimeoutError
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.As(err, &te):
+			return nil, fmt.Errorf("reading %s: %w", what, err)
 		}
 		return nil, fmt.Errorf("reading %s from the Docker engine: %s", what, redact(err.Error()))
 	}
@@ -204,12 +237,20 @@ func (d *daemonRepo) holder(h v1.Hash) (*daemonImage, error) {
 	if err := unavailable(imgs, h); err != nil {
 		return nil, err
 	}
-	for _, img := range imgs {
-		if c, err := img.archive.load(); err == nil && c.has(blobPath(h)) {
-			return img, nil
-		}
+	if img := saved(imgs, h); img != nil {
+		return img, nil
 	}
 	return nil, fmt.Errorf("%w: %s is not in what the Docker engine saved for %s", tree.ErrMissing, h, d.base.Repository)
+}
+
+// saved is the first of imgs whose save holds h, or nil.
+func saved(imgs []*daemonImage, h v1.Hash) *daemonImage {
+	for _, img := range imgs {
+		if c, err := img.archive.load(); err == nil && c.has(blobPath(h)) {
+			return img
+		}
+	}
+	return nil
 }
 
 // unavailable is the error for a manifest one of imgs lists as not
@@ -243,13 +284,17 @@ func notAvailable(img *daemonImage, m engineManifest) error {
 }
 
 // resolve turns a tag into the digest the engine's image points at, once
-// the image is read; a digest is itself, looked for in the images read
-// (the engine is asked for it only when it is the first).
+// the image is read; a digest is itself, looked for in the images read,
+// and asked of the engine (name@digest) when none of them holds it, so
+// that a digest target reads the same whichever images were read first.
 func (d *daemonRepo) resolve(ctx context.Context, id string) (*daemonImage, v1.Hash, error) {
 	if h, err := v1.NewHash(id); err == nil {
-		if len(d.loaded()) > 0 {
-			img, err := d.holder(h)
-			return img, h, err
+		imgs := d.loaded()
+		if err := unavailable(imgs, h); err != nil {
+			return nil, h, err
+		}
+		if img := saved(imgs, h); img != nil {
+			return img, h, nil
 		}
 		img, err := d.read(ctx, id)
 		if err != nil {

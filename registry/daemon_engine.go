@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -105,26 +106,32 @@ func dockerHost() (engineAddr, error) {
 type engine struct {
 	addr engineAddr
 	hc   *http.Client
+	// timeout is the Client's: image inspect must be over within it, and
+	// no wait for an answer's headers or its next bytes may be longer.
+	timeout time.Duration
 
-	once    sync.Once
+	mu      sync.Mutex
+	asked   bool   // version or err is the engine's answer
 	version string // the API version asked in
 	err     error
 }
 
 // newEngine connects (lazily) to the engine at addr. Requests go through
-// the Client's counter; headers must come within the Client's timeout,
-// bodies (a save is every layer) are bounded by the context only.
+// the Client's counter; an answer's headers, and each read of its body,
+// must come within the Client's timeout (an idle timeout: a save is every
+// layer, and may take long as long as it flows), else the read fails with
+// a [TimeoutError] naming the engine.
 func (c *Client) newEngine(addr engineAddr) *engine {
 	t := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, addr.network, addr.address)
 		},
-		ResponseHeaderTimeout: c.opts.timeout,
-		MaxIdleConnsPerHost:   c.opts.jobs,
-		DisableCompression:    true,
+		MaxIdleConnsPerHost: c.opts.jobs,
+		DisableCompression:  true,
 	}
-	return &engine{addr: addr, hc: &http.Client{Transport: &counter{stats: c.stats, log: c.opts.log, next: t}}}
+	idle := &timeout{d: c.opts.timeout, idle: true, host: addr.host, engine: true, next: t}
+	return &engine{addr: addr, timeout: c.opts.timeout, hc: &http.Client{Transport: &counter{stats: c.stats, log: c.opts.log, next: idle}}}
 }
 
 // get asks the engine for path (unversioned, as /_ping is, or under the
@@ -150,6 +157,9 @@ func (e *engine) unreachable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if te := (*TimeoutError)(nil); errors.As(err, &te) {
+		return te
+	}
 	var op *net.OpError
 	if !errors.As(err, &op) {
 		return fmt.Errorf("asking the Docker engine at %s: %s", e.addr.host, redact(err.Error()))
@@ -162,10 +172,21 @@ func (e *engine) unreachable(ctx context.Context, err error) error {
 }
 
 // negotiate asks the engine which API version it speaks (/_ping's
-// Api-Version header), once, and refuses one older than minEngineAPI.
+// Api-Version header), once, and refuses one older than minEngineAPI. A
+// ping cut short by its context is not the engine's answer: the next
+// caller asks again.
 func (e *engine) negotiate(ctx context.Context) (string, error) {
-	e.once.Do(func() { e.version, e.err = e.ping(ctx) })
-	return e.version, e.err
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.asked {
+		return e.version, e.err
+	}
+	v, err := e.ping(ctx)
+	if err != nil && ctx.Err() != nil {
+		return "", err
+	}
+	e.asked, e.version, e.err = true, v, err
+	return v, err
 }
 
 func (e *engine) ping(ctx context.Context) (string, error) {
@@ -259,14 +280,19 @@ type engineManifest struct {
 
 // inspect asks for name's image with its manifests; an image the engine
 // does not have wraps errMissingImage.
+//
+// The whole exchange must be over within the Client's timeout.
 func (e *engine) inspect(ctx context.Context, name string) (*inspected, error) {
 	v, err := e.negotiate(ctx)
 	if err != nil {
 		return nil, err
 	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
 	resp, err := e.get(ctx, "/v"+v+"/images/"+name+"/json", url.Values{"manifests": {"1"}})
 	if err != nil {
-		return nil, err
+		return nil, e.timedOut(parent, ctx, err)
 	}
 	defer resp.Body.Close()
 	if err := e.check(resp, "image inspect"); err != nil {
@@ -274,13 +300,23 @@ func (e *engine) inspect(ctx context.Context, name string) (*inspected, error) {
 	}
 	raw, err := readLimited(resp.Body, maxInspectBytes, "the Docker engine's image inspect of "+name)
 	if err != nil {
-		return nil, err
+		return nil, e.timedOut(parent, ctx, err)
 	}
 	var out inspected
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("%w: the Docker engine at %s answered image inspect with what is not the Engine API's ImageInspect: %s", ErrBadResponse, e.addr.host, sanitize(err.Error()))
 	}
 	return &out, nil
+}
+
+// timedOut is err, or a TimeoutError naming the engine when ctx's
+// deadline (and not parent's end) cut the exchange short.
+func (e *engine) timedOut(parent, ctx context.Context, err error) error {
+	var te *TimeoutError
+	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.As(err, &te) {
+		return &TimeoutError{Host: e.addr.host, Timeout: e.timeout, engine: true}
+	}
+	return err
 }
 
 // save asks the engine to save name (every platform it holds) and returns

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/mlaudit/mlaudit/internal/stories"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/internal/testregistry"
 	"github.com/mlaudit/mlaudit/registry"
@@ -176,5 +180,128 @@ func TestDaemonDockerHost(t *testing.T) {
 	_, err := newClient(t).Fetch(context.Background(), mustRef(t, "docker-daemon:app:1.0"))
 	if !errors.Is(err, registry.ErrNoEngine) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "tcp://127.0.0.1:1") {
 		t.Errorf("Fetch = %v, want ErrNoEngine naming tcp://127.0.0.1:1 without the password", err)
+	}
+}
+
+// twoImages is an engine holding app:1.0 and app:2.0, two images of one
+// repository, and the second one's index digest.
+func twoImages(t *testing.T, opts ...testregistry.EngineOption) (*testregistry.Engine, v1.Hash) {
+	t.Helper()
+	idx1, _, _ := twoArchIndex(t)
+	idx2, err := stories.Index(stories.OCI, stories.Entry{Image: image(t, "linux/s390x"), Platform: "linux/s390x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := testregistry.NewEngine(t, []testregistry.EngineImage{{Name: "app:1.0", Index: idx1}, {Name: "app:2.0", Index: idx2}}, opts...)
+	d, err := idx2.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, d
+}
+
+// TestDaemonImagesSideBySide: two images of one repository read at once
+// (run with -race): each is read whole, and the repository lists both.
+func TestDaemonImagesSideBySide(t *testing.T) {
+	eng, _ := twoImages(t)
+	t.Setenv("DOCKER_HOST", eng.Host)
+	c := newClient(t)
+	defer c.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, tag := range []string{"1.0", "2.0"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := c.Fetch(ctx, mustRef(t, "docker-daemon:app:"+tag))
+			if err == nil {
+				err = n.Err
+			}
+			errs[i] = err
+			// What the other walk loaded is asked for alongside.
+			_, _ = c.Tags(ctx, mustRef(t, "docker-daemon:app"))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Fetch %d: %v", i, err)
+		}
+	}
+	if tags, err := c.Tags(ctx, mustRef(t, "docker-daemon:app")); err != nil || !slices.Equal(tags, []string{"1.0", "2.0"}) {
+		t.Errorf("Tags = %v, %v; want 1.0 and 2.0", tags, err)
+	}
+}
+
+// TestDaemonDigestAfterTag: a digest target reads the same whichever
+// images of its repository were read before it: the digest of app:2.0
+// after app:1.0 was read is asked of the engine, as it would be first.
+func TestDaemonDigestAfterTag(t *testing.T) {
+	eng, d2 := twoImages(t)
+	t.Setenv("DOCKER_HOST", eng.Host)
+	ctx := context.Background()
+	for _, first := range []string{"", "docker-daemon:app:1.0"} {
+		c := newClient(t)
+		if first != "" {
+			if _, err := c.Fetch(ctx, mustRef(t, first)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := c.Fetch(ctx, mustRef(t, "docker-daemon:app@"+d2.String()))
+		if err != nil || n.Err != nil || n.Descriptor.Digest != d2 || len(n.Children) != 1 || n.Children[0].Err != nil {
+			t.Errorf("after %q: Fetch app@%s = %v, %+v", first, d2, err, n)
+		}
+		// A digest no image of the engine holds is still missing.
+		missing := "sha256:" + strings.Repeat("1", 64)
+		if _, err := c.Fetch(ctx, mustRef(t, "docker-daemon:app@"+missing)); !errors.Is(err, tree.ErrMissing) {
+			t.Errorf("after %q: Fetch of a digest the engine lacks = %v, want ErrMissing", first, err)
+		}
+		c.Close()
+	}
+}
+
+// TestDaemonStalledEngine: an engine that sends an answer's headers and
+// then nothing (inspect or save) fails the read within the Client's
+// timeout, with a TimeoutError naming the engine.
+func TestDaemonStalledEngine(t *testing.T) {
+	for _, what := range []string{"inspect", "save"} {
+		t.Run(what, func(t *testing.T) {
+			stall := make(chan struct{})
+			eng, _ := twoImages(t, testregistry.StallBody(what, stall))
+			t.Cleanup(func() { close(stall) })
+			t.Setenv("DOCKER_HOST", eng.Host)
+			const limit = 300 * time.Millisecond
+			c := newClient(t, registry.WithTimeout(limit))
+			defer c.Close()
+			start := time.Now()
+			_, err := c.Fetch(context.Background(), mustRef(t, "docker-daemon:app:1.0"))
+			took := time.Since(start)
+			var te *registry.TimeoutError
+			if !errors.As(err, &te) || !strings.Contains(err.Error(), eng.Host) || !strings.Contains(err.Error(), "Docker engine") {
+				t.Errorf("Fetch = %v, want a TimeoutError naming the Docker engine at %s", err, eng.Host)
+			}
+			if took > 10*limit {
+				t.Errorf("the stalled engine held the read %s, with a timeout of %s", took, limit)
+			}
+		})
+	}
+}
+
+// TestDaemonCanceledReadNotKept: a read cut short by its context is not
+// the engine's answer: the next read, with a live context, asks again.
+func TestDaemonCanceledReadNotKept(t *testing.T) {
+	eng, _ := twoImages(t)
+	t.Setenv("DOCKER_HOST", eng.Host)
+	c := newClient(t)
+	defer c.Close()
+	r := mustRef(t, "docker-daemon:app:1.0")
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Fetch(canceled, r); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Fetch with a canceled context = %v, want context.Canceled", err)
+	}
+	if n, err := c.Fetch(context.Background(), r); err != nil || n.Err != nil {
+		t.Errorf("Fetch after a canceled one = %v, %v; want the image", err, n)
 	}
 }

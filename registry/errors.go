@@ -35,6 +35,12 @@ var (
 // needed, a tag to move that is a digest).
 var ErrInvalidTarget = errors.New("invalid target")
 
+// ErrArchiveChanged: an OCI archive (oci-archive:FILE) was replaced by
+// another program after mlaudit read it; it was not written, so that what
+// the other program wrote is not lost. Read it again (run the repair
+// again).
+var ErrArchiveChanged = errors.New("the archive changed since it was read")
+
 // ErrUnsupported: content mlaudit does not handle (an index entry that is
 // neither an image nor an index, when copying it).
 var ErrUnsupported = errors.New("unsupported content")

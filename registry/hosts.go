@@ -35,8 +35,12 @@ type host struct {
 	// agent: what its reads and writes (remote_write.go) are sent over.
 	capped http.RoundTripper
 	// plain is capped with the registry's authentication, for a registry
-	// that needs no token; nil for one that does.
-	plain http.RoundTripper
+	// that needs no token; nil for one that does. plainErr is why it could
+	// not be made: the registry's reads and writes through
+	// go-containerregistry fail with it rather than go out without the
+	// scheme policy, counter and cap.
+	plain    http.RoundTripper
+	plainErr error
 	// challenge is the ping's answer.
 	challenge *transport.Challenge
 }
@@ -101,7 +105,7 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 		case "":
 			// Anonymous: requests need no header at all.
 			h.shared = &http.Client{Transport: c.base, CheckRedirect: checkRedirect}
-			h.plain, _ = transport.FromToken(reg, authn.Anonymous, h.capped, ch, &transport.Token{})
+			h.plain, h.plainErr = transport.FromToken(reg, authn.Anonymous, h.capped, ch, &transport.Token{})
 		default:
 			auth, err := c.opts.keychain.Resolve(reg)
 			if err != nil {
@@ -115,7 +119,7 @@ func (h *host) init(ctx context.Context, c *Client, reg name.Registry) error {
 				return
 			}
 			h.shared = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
-			h.plain, _ = transport.FromToken(reg, auth, h.capped, ch, &transport.Token{})
+			h.plain, h.plainErr = transport.FromToken(reg, auth, h.capped, ch, &transport.Token{})
 		}
 	})
 	return h.err

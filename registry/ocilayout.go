@@ -63,6 +63,18 @@ type ociLayout struct {
 	// load gives the layout's files and index.json's entries as they are
 	// now.
 	load func() (layoutFiles, []v1.Descriptor, error)
+	// fresh, when set, is load for lookups by name (a tag's resolution,
+	// the names listed): where load gives a version read before, fresh
+	// checks that it is still the one on disk.
+	fresh func() (layoutFiles, []v1.Descriptor, error)
+}
+
+// byName is how lookups by name load the layout: fresh, or load.
+func (o *ociLayout) byName() (layoutFiles, []v1.Descriptor, error) {
+	if o.fresh != nil {
+		return o.fresh()
+	}
+	return o.load()
 }
 
 // naming is how a layout's entries are named: by annotations, the one
@@ -122,7 +134,11 @@ func (o *ociLayout) parseIndex(raw []byte) (*v1.IndexManifest, error) {
 // entry finds the entry id names (a name, or a digest listed), or
 // describes a digest that is not listed (children are blobs too).
 func (o *ociLayout) entry(id string) (layoutFiles, v1.Descriptor, error) {
-	files, entries, err := o.load()
+	load := o.byName
+	if _, err := v1.NewHash(id); err == nil {
+		load = o.load
+	}
+	files, entries, err := load()
 	if err != nil {
 		return nil, v1.Descriptor{}, err
 	}
@@ -223,7 +239,7 @@ func (o *ociLayout) openLayer(_ context.Context, d v1.Hash) (io.ReadCloser, erro
 // tags lists an entry per name (its listed name); unnamed entries by
 // digest.
 func (o *ociLayout) tags(context.Context) ([]string, error) {
-	_, entries, err := o.load()
+	_, entries, err := o.byName()
 	if err != nil {
 		return nil, err
 	}

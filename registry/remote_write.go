@@ -47,6 +47,9 @@ func (r *remoteRepo) remoteTransport(ctx context.Context, write bool) (http.Roun
 		return nil, err
 	}
 	if !h.bearer {
+		if h.plainErr != nil {
+			return nil, fmt.Errorf("making the transport for %s: %w", reg.RegistryStr(), sanitizeError(h.plainErr))
+		}
 		return h.plain, nil
 	}
 	if !write {

@@ -119,20 +119,32 @@ func requestKind(req *http.Request) string {
 	return "other"
 }
 
-// timeout bounds one exchange, from sending the request to closing the body.
+// timeout bounds one exchange, from sending the request to closing the
+// body; or, with idle, each wait in it: for the answer's headers, then for
+// each read of the body (the Docker engine's save, every layer of an
+// image, may take long as long as it flows).
 type timeout struct {
 	d    time.Duration
-	next http.RoundTripper
+	idle bool
+	// host names the server in errors, when it is not the request's host
+	// (the Docker engine, reached over a socket); engine says it is one.
+	host   string
+	engine bool
+	next   http.RoundTripper
 }
 
-// TimeoutError says a registry did not answer within the per-request
-// timeout.
+// TimeoutError says a registry (or the Docker engine) did not answer
+// within the per-request timeout.
 type TimeoutError struct {
 	Host    string
 	Timeout time.Duration
+	engine  bool
 }
 
 func (e *TimeoutError) Error() string {
+	if e.engine {
+		return fmt.Sprintf("the Docker engine at %s did not answer within %s: it is stalled; restart Docker, or allow more time", e.Host, e.Timeout)
+	}
 	return fmt.Sprintf("%s did not answer within %s: the registry is stalled or unreachable; retry later or allow more time", e.Host, e.Timeout)
 }
 
@@ -146,32 +158,56 @@ func (e *PlainHTTPError) Error() string {
 
 func (t *timeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	parent := req.Context()
-	ctx, cancel := context.WithTimeout(parent, t.d)
+	var ctx context.Context
+	var cancel context.CancelFunc
+	var timer *time.Timer
+	if t.idle {
+		var cause context.CancelCauseFunc
+		ctx, cause = context.WithCancelCause(parent)
+		cancel = func() { cause(context.Canceled) }
+		timer = time.AfterFunc(t.d, func() { cause(context.DeadlineExceeded) })
+	} else {
+		ctx, cancel = context.WithTimeout(parent, t.d)
+	}
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if timer != nil {
+		timer.Stop()
+	}
 	if err != nil {
 		cancel()
 		return nil, t.classify(parent, ctx, req, err)
 	}
-	resp.Body = &timeoutBody{ReadCloser: resp.Body, cancel: cancel, t: t, parent: parent, ctx: ctx, req: req}
+	resp.Body = &timeoutBody{ReadCloser: resp.Body, cancel: cancel, timer: timer, t: t, parent: parent, ctx: ctx, req: req}
 	return resp, nil
 }
 
 func (t *timeout) classify(parent, ctx context.Context, req *http.Request, err error) error {
-	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &TimeoutError{Host: req.URL.Host, Timeout: t.d}
+	if parent.Err() == nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		host := t.host
+		if host == "" {
+			host = req.URL.Host
+		}
+		return &TimeoutError{Host: host, Timeout: t.d, engine: t.engine}
 	}
 	return err
 }
 
 type timeoutBody struct {
 	io.ReadCloser
-	cancel      context.CancelFunc
+	cancel context.CancelFunc
+	// timer, when the timeout is idle, ends the exchange when a read
+	// waits longer than the timeout.
+	timer       *time.Timer
 	t           *timeout
 	parent, ctx context.Context
 	req         *http.Request
 }
 
 func (b *timeoutBody) Read(p []byte) (int, error) {
+	if b.timer != nil {
+		b.timer.Reset(b.t.d)
+		defer b.timer.Stop()
+	}
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
 		err = b.t.classify(b.parent, b.ctx, b.req, err)

@@ -136,6 +136,7 @@ func runAudit(cmd *cobra.Command, f *auditFlags, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	defer client.Close()
 	for _, r := range refs {
 		if err := client.CheckTarget(r); err != nil {
 			return usageError(err)

@@ -67,13 +67,16 @@ func (r *registryFlags) open(cmd *cobra.Command, more ...registry.Option) (*sess
 	if r.verbose {
 		s.options = append(s.options, registry.WithLog(cmd.ErrOrStderr()))
 	}
-	if _, err := s.client(); err != nil {
+	c, err := s.client()
+	if err != nil {
 		return nil, err
 	}
+	c.Close()
 	return s, nil
 }
 
-// client makes a client; each has its own request counts.
+// client makes a client; each has its own request counts. The caller
+// closes it.
 func (s *session) client() (*registry.Client, error) {
 	c, err := registry.New(s.options...)
 	var oe *registry.OptionError

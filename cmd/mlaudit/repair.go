@@ -135,6 +135,7 @@ func runRepair(cmd *cobra.Command, f *repairFlags, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	defer client.Close()
 	if err := checkRepairInputs(client, base, refs); err != nil {
 		return usageError(err)
 	}
@@ -147,6 +148,7 @@ func runRepair(cmd *cobra.Command, f *repairFlags, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	defer verify.Close()
 	out := cmd.OutOrStdout()
 	var show func(*repair.Plan) error
 	if format == report.Table {

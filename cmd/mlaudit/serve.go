@@ -147,6 +147,8 @@ func auditRound(ctx context.Context, sess *session, pol *policy.Policy, jobs int
 	if err != nil {
 		return nil, nil, err
 	}
+	// The round's archives and engine saves are let go with it.
+	defer client.Close()
 	opts := pol.AuditOptions(audit.Options{Jobs: 4 * jobs})
 	res := audit.Run(ctx, client, targets(pol.Targets, pol, false), opts)
 	return res, counter.snapshot(), nil

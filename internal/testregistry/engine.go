@@ -36,6 +36,10 @@ type Engine struct {
 
 	api    string
 	images []engineImage
+	// stall, when set, holds the answers to the request stalled names
+	// ("inspect" or "save") after their headers, until it is closed.
+	stalled string
+	stall   <-chan struct{}
 
 	mu       sync.Mutex
 	requests []string
@@ -59,6 +63,32 @@ type EngineOption func(*Engine)
 // OldEngine makes the engine speak API 1.41 (Docker 20.10): no manifests
 // option, no Descriptor, no Manifests.
 func OldEngine() EngineOption { return func(e *Engine) { e.api = "1.41" } }
+
+// StallBody makes the engine send the headers of its answers to what
+// ("inspect": image inspect; "save": image save) and then nothing, until
+// stall is closed (or the client goes away): an engine that hangs. The
+// test closes stall when it ends (t.Cleanup), after the engine's server
+// was started, so that it runs before the server is closed.
+func StallBody(what string, stall <-chan struct{}) EngineOption {
+	return func(e *Engine) { e.stalled, e.stall = what, stall }
+}
+
+// hold stalls an answer to what, after its headers, when the engine was
+// made to; it reports whether it did (the answer is then over).
+func (e *Engine) hold(w http.ResponseWriter, r *http.Request, what string) bool {
+	if e.stall == nil || e.stalled != what {
+		return false
+	}
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	select {
+	case <-e.stall:
+	case <-r.Context().Done():
+	}
+	return true
+}
 
 type engineImage struct {
 	EngineImage
@@ -135,6 +165,20 @@ func newEngineImage(t testing.TB, img EngineImage) (engineImage, error) {
 	ei := engineImage{EngineImage: img, ref: r, digest: d, manifest: im}
 	ei.save, err = ei.saveTar(t)
 	return ei, err
+}
+
+// holds reports whether digest is the image's index or one of its
+// manifests.
+func (ei engineImage) holds(digest string) bool {
+	if digest == ei.digest.String() {
+		return true
+	}
+	for _, m := range ei.manifest.Manifests {
+		if m.Digest.String() == digest {
+			return true
+		}
+	}
+	return false
 }
 
 func (ei engineImage) notPulled(h v1.Hash) bool {
@@ -247,6 +291,9 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-tar")
+		if e.hold(w, r, "save") {
+			return
+		}
 		w.Write(img.save)
 	case strings.HasPrefix(rest, "/images/") && strings.HasSuffix(rest, "/json"):
 		n := strings.TrimSuffix(strings.TrimPrefix(rest, "/images/"), "/json")
@@ -255,13 +302,19 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			engineError(w, http.StatusNotFound, "No such image: "+n)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
+		if e.hold(w, r, "inspect") {
+			return
+		}
 		writeEngineJSON(w, e.inspect(img, r.URL.Query().Get("manifests") == "1" && apiLE("1.48", version)))
 	default:
 		engineError(w, http.StatusNotFound, "page not found")
 	}
 }
 
-// find is the image name names: name:tag, name@digest or the image ID.
+// find is the image name names: name:tag, the image ID, or name@digest
+// where the digest is the image's (its index's) or one of its manifests',
+// as the containerd image store finds an image by a digest it holds.
 func (e *Engine) find(n string) (engineImage, bool) {
 	for _, img := range e.images {
 		if n == img.digest.String() {
@@ -271,7 +324,7 @@ func (e *Engine) find(n string) (engineImage, bool) {
 		if err != nil {
 			continue
 		}
-		if d, ok := r.(name.Digest); ok && d.Context() == img.ref.Context() && d.DigestStr() == img.digest.String() {
+		if d, ok := r.(name.Digest); ok && d.Context().Name() == img.ref.Context().Name() && img.holds(d.DigestStr()) {
 			return img, true
 		}
 		if r.Name() == img.ref.Name() {

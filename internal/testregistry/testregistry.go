@@ -189,5 +189,6 @@ func Client(t testing.TB, opts ...registry.Option) *registry.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	return c
 }
