@@ -106,18 +106,31 @@ func (p *pipeline) run(ctx context.Context, src Source, jobs int) {
 }
 
 // expand lists a target's references in the shard. A target of another
-// shard is not listed at all; a registry's repositories are sharded once
-// its listing returns (the Source lists every tag of every repository,
-// so each shard pays for the whole registry's tag lists, not for its
-// manifests).
+// shard is not listed at all. A registry's repositories are sharded as
+// soon as the catalog is read, where the Source lists repositories apart
+// ([Repositories]), so a shard lists only its own repositories' tags;
+// otherwise once the whole listing returns.
 func (p *pipeline) expand(ctx context.Context, src Source, target ref.Ref) ([]ref.Ref, error) {
 	shard := p.opts.Shard
 	if !shard.Keeps(target) {
 		return nil, nil
 	}
+	noTags := fmt.Errorf("%w: %s: check the name, and whether --tags, --exclude-tags or the policy's tag filters left any (signature, referrers and backup tags are skipped unless included)", ErrNoTags, target)
+	if lister, ok := src.(Repositories); ok && shard.Count > 0 && target.IsRegistry() {
+		repos, err := lister.Repositories(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		if len(repos) == 0 {
+			return nil, noTags
+		}
+		// A shard that holds none of the registry's repositories has
+		// nothing to do; that is no error.
+		return lister.ExpandAll(ctx, shard.filter(repos))
+	}
 	refs, err := src.Expand(ctx, target)
 	if err == nil && len(refs) == 0 {
-		err = fmt.Errorf("%w: %s: check the name, and whether --tags, --exclude-tags or the policy's tag filters left any (signature, referrers and backup tags are skipped unless included)", ErrNoTags, target)
+		err = noTags
 	}
 	return shard.filter(refs), err
 }

@@ -28,6 +28,19 @@ type Source interface {
 	Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error)
 }
 
+// Repositories is implemented by sources that list a registry's
+// repositories apart from their tags (registry.Client, through the
+// catalog): a sharded audit of a whole registry then lists the tags of
+// its own shard's repositories only.
+type Repositories interface {
+	// Repositories lists the repositories of a registry target, in name
+	// order.
+	Repositories(ctx context.Context, registry ref.Ref) ([]ref.Ref, error)
+	// ExpandAll lists the references of every repository given, in
+	// their order.
+	ExpandAll(ctx context.Context, repos []ref.Ref) ([]ref.Ref, error)
+}
+
 // Coster is implemented by sources that count what an audit cost; [Run]
 // copies the counts into the result's stats. registry.Client is one.
 type Coster interface {

@@ -35,14 +35,35 @@ func (c *Client) catalog(ctx context.Context, r ref.Ref) ([]string, error) {
 	return repos, nil
 }
 
-// expandRegistry lists every tag of every repository the catalog names,
-// listing repositories in parallel (the registry's request cap holds).
-func (c *Client) expandRegistry(ctx context.Context, r ref.Ref) ([]ref.Ref, error) {
+// Repositories lists the repositories of registry r (REGISTRY/) through
+// its catalog, in name order, without their tags: a sharded audit lists
+// the tags of its own repositories only.
+func (c *Client) Repositories(ctx context.Context, r ref.Ref) ([]ref.Ref, error) {
 	repos, err := c.catalog(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(repos)
+	out := make([]ref.Ref, len(repos))
+	for i, repo := range repos {
+		out[i] = ref.Ref{Scheme: ref.Registry, Registry: r.Registry, Repository: repo}
+	}
+	return out, nil
+}
+
+// expandRegistry lists every tag of every repository the catalog names.
+func (c *Client) expandRegistry(ctx context.Context, r ref.Ref) ([]ref.Ref, error) {
+	repos, err := c.Repositories(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return c.ExpandAll(ctx, repos)
+}
+
+// ExpandAll lists the tags of every repository in repos, in parallel (the
+// registry's request cap holds), and returns them in the order of repos;
+// the first error, in that order, is returned alone.
+func (c *Client) ExpandAll(ctx context.Context, repos []ref.Ref) ([]ref.Ref, error) {
 	refs := make([][]ref.Ref, len(repos))
 	errs := make([]error, len(repos))
 	var wg sync.WaitGroup
@@ -50,7 +71,7 @@ func (c *Client) expandRegistry(ctx context.Context, r ref.Ref) ([]ref.Ref, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rr, err := c.repo(ref.Ref{Scheme: ref.Registry, Registry: r.Registry, Repository: repo})
+			rr, err := c.repo(repo)
 			if err == nil {
 				refs[i], err = c.names(ctx, rr)
 			}
