@@ -135,14 +135,7 @@ func runStep(t *testing.T, s actionStep, exprs map[string]string, env ...string)
 		}
 		cmd.Env = append(cmd.Env, k+"="+val)
 	}
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), code
+	return combined(t, cmd)
 }
 
 // readOutputs reads a GITHUB_OUTPUT file's name=value lines.

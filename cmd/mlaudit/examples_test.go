@@ -34,14 +34,7 @@ func TestSyncImagesExample(t *testing.T) {
 		cmd := exec.Command("bash", append([]string{examples + "sync-images.sh", src, dst + "/mirror"}, images...)...)
 		cmd.Env = append(os.Environ(), "MLAUDIT="+mlauditBin, "DOCKER_CONFIG="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(),
 			"SKOPEO_FLAGS="+skopeoFlags)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return combined(t, cmd)
 	}
 	// mirror is where the script copies src/image, and where --compare
 	// looks: the repository path under the destination prefix.
@@ -184,11 +177,7 @@ func TestGitHubActionsExample(t *testing.T) {
 		cmd.Dir = t.TempDir()
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "IMAGE="+tc.image, "DIGEST="+digest, "REQUIRE="+wf.Env["REQUIRE"],
 			"GITHUB_STEP_SUMMARY="+summary, "DOCKER_CONFIG="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
+		out, code := combined(t, cmd)
 		got, _ := os.ReadFile(summary)
 		if tc.want == "" {
 			if code != tc.code || len(got) != 0 || strings.Contains(string(out), "audit.md") {

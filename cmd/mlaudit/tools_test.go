@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,4 +28,19 @@ func tool(t *testing.T, name string) string {
 	}
 	t.Skipf("%s is not installed (make deps installs it)", name)
 	return ""
+}
+
+// combined runs cmd and returns its standard output and error together
+// and its exit code; a command that cannot start fails the test.
+func combined(t *testing.T, cmd *exec.Cmd) (string, int) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s: %v", cmd.Path, err)
+	}
+	return string(out), 0
 }

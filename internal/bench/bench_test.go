@@ -181,14 +181,7 @@ func BenchmarkAudit(b *testing.B) {
 		wall, busy      time.Duration
 	}
 	run := func(b *testing.B, cacheDir string) measured {
-		d, err := cache.Open(cacheDir)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := registry.New(registry.WithCache(d))
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := cachedClient(b, cacheDir)
 		reg.requests.Store(0)
 		reg.pulls.Store(0)
 		reg.busy.Store(0)
@@ -230,4 +223,20 @@ func BenchmarkAudit(b *testing.B) {
 		b.ReportMetric(cold.busy.Seconds()/cold.wall.Seconds()/jobs, "slots-used-cold")
 		b.ReportMetric(warm.busy.Seconds()/warm.wall.Seconds()/jobs, "slots-used-warm")
 	})
+}
+
+// cachedClient is a registry client with its cache in dir: empty for a
+// cold run, as the last run left it for a warm one.
+func cachedClient(b *testing.B, dir string) *registry.Client {
+	b.Helper()
+	d, err := cache.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := registry.New(registry.WithCache(d))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
 }

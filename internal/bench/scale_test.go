@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"github.com/mlaudit/mlaudit/audit"
-	"github.com/mlaudit/mlaudit/cache"
 	"github.com/mlaudit/mlaudit/internal/storytest"
 	"github.com/mlaudit/mlaudit/platform"
-	"github.com/mlaudit/mlaudit/registry"
 )
 
 // heapPeak samples the in-use heap (runtime.MemStats.HeapInuse) every
@@ -140,14 +138,7 @@ func BenchmarkScale(b *testing.B) {
 		requests            int64
 	}
 	run := func(b *testing.B, targets []audit.Target, cacheDir string) measured {
-		d, err := cache.Open(cacheDir)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := registry.New(registry.WithCache(d))
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := cachedClient(b, cacheDir)
 		reg.requests.Store(0)
 		peak := startHeapPeak()
 		start := time.Now()
