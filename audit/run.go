@@ -16,42 +16,6 @@ import (
 	"github.com/mlaudit/mlaudit/tree"
 )
 
-// ErrNoTags is a repository, registry or layout target that lists nothing
-// to audit: an empty repository, or every tag filtered out.
-var ErrNoTags = errors.New("no tags to audit")
-
-// Source is where an audit reads from. registry.Client implements it.
-type Source interface {
-	// Expand turns a target into the image references it names.
-	Expand(ctx context.Context, target ref.Ref) ([]ref.Ref, error)
-	// Fetch reads an image reference and everything below it.
-	Fetch(ctx context.Context, r ref.Ref) (*tree.Node, error)
-}
-
-// Repositories is implemented by sources that list a registry's
-// repositories apart from their tags (registry.Client, through the
-// catalog): a sharded audit of a whole registry then lists the tags of
-// its own shard's repositories only.
-type Repositories interface {
-	// Repositories lists the repositories of a registry target, in name
-	// order.
-	Repositories(ctx context.Context, registry ref.Ref) ([]ref.Ref, error)
-	// ExpandAll lists the references of every repository given, in
-	// their order.
-	ExpandAll(ctx context.Context, repos []ref.Ref) ([]ref.Ref, error)
-}
-
-// Coster is implemented by sources that count what an audit cost; [Run]
-// copies the counts into the result's stats. registry.Client is one.
-type Coster interface {
-	// RequestCounts counts HTTP requests by "METHOD kind".
-	RequestCounts() map[string]int64
-	// CacheHits counts manifests and configs served without a GET.
-	CacheHits() int64
-	// RateLimitRemaining is the allowance each registry host announced.
-	RateLimitRemaining() map[string]int
-}
-
 // Target is one thing to audit and what it must provide.
 type Target struct {
 	// Ref is what the Source expands: an image reference, a repository, a
@@ -195,39 +159,6 @@ func (o *outcome) fail(r ref.Ref, err error) {
 	o.errs = append(o.errs, TargetError{Ref: r, Message: err.Error(), Err: err})
 }
 
-// assembly puts outcomes into the result in target order.
-type assembly struct {
-	result    *Result
-	planned   map[string]bool // references the targets name
-	reported  map[string]bool // references reported
-	extra     map[string]bool // siblings reported on the side
-	deepBytes int64
-}
-
-// add appends o to the result. A per-arch sibling audited on the side is
-// reported with the first reference (in report order) that found it,
-// unless a target names it.
-func (asm *assembly) add(o *outcome) {
-	r := asm.result
-	var images, findings, errs int
-	for _, s := range o.sides {
-		r.Images = append(r.Images, o.images[images:s.images]...)
-		r.Findings = append(r.Findings, o.findings[findings:s.findings]...)
-		r.Errors = append(r.Errors, o.errs[errs:s.errs]...)
-		images, findings, errs = s.images, s.findings, s.errs
-		if key := s.ref.String(); !asm.planned[key] && !asm.extra[key] {
-			asm.extra[key] = true
-			r.Images = append(r.Images, s.audit.images...)
-			r.Findings = append(r.Findings, s.audit.findings...)
-			r.Errors = append(r.Errors, s.audit.errs...)
-		}
-	}
-	r.Images = append(r.Images, o.images[images:]...)
-	r.Findings = append(r.Findings, o.findings[findings:]...)
-	r.Errors = append(r.Errors, o.errs[errs:]...)
-	asm.deepBytes += o.deepBytes
-}
-
 // auditor holds what one Run shares between references.
 type auditor struct {
 	src       Source
@@ -306,15 +237,6 @@ func (a *auditor) audit(o *outcome, r ref.Ref, root *tree.Node, require []platfo
 	for _, p := range problems {
 		o.fail(r, p)
 	}
-}
-
-// Resolver is implemented by sources that tell whether a manifest exists
-// with one cheap request (a HEAD on a registry). registry.Client is one.
-// With it, [Run] reports an artifact whose subject is gone
-// (missing-child).
-type Resolver interface {
-	// Resolve returns the digest r holds, or "" when it does not exist.
-	Resolve(ctx context.Context, r ref.Ref) (string, error)
 }
 
 // missingSubjectHint is missing-child's hint for an artifact whose
