@@ -1,9 +1,7 @@
 package audit_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,17 +30,8 @@ const (
 
 // rehash gives n a manifest, its bytes and its digest.
 func rehash(n *tree.Node, m *v1.Manifest) *tree.Node {
-	raw, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
-	d, size, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		panic(err)
-	}
-	n.Manifest, n.Raw = m, raw
-	n.Descriptor = v1.Descriptor{MediaType: m.MediaType, Digest: d, Size: size}
-	return n
+	n.Manifest, n.Descriptor = m, v1.Descriptor{}
+	return treetest.Rehashed(n)
 }
 
 // artifact is an OCI 1.1 artifact manifest: artifactType set, the empty

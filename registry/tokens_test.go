@@ -95,29 +95,7 @@ func TestOneTokenForManyRepositories(t *testing.T) {
 			c := newClient(t)
 			c.Expect(refs...)
 			fetchConcurrently(t, c, refs)
-			if got := tokens.Pings.Load(); got != 1 {
-				t.Errorf("%d pings, want 1", got)
-			}
-			if got := tokens.Requests.Load(); got > tc.maxTokens {
-				t.Errorf("%d token requests, want at most %d; scopes asked: %v", got, tc.maxTokens, tokens.Scopes())
-			}
-			multi := 0
-			for i, s := range tokens.Scopes() {
-				if len(s) > 16 {
-					t.Errorf("token request %d asked for %d scopes, more than 16", i, len(s))
-				}
-				if len(s) > 1 {
-					multi++
-				}
-			}
-			// Batches already sent when the first was refused or narrowed
-			// are all that carry many scopes.
-			if multi > (repos+15)/16 {
-				t.Errorf("%d token requests carried many scopes, want at most %d", multi, (repos+15)/16)
-			}
-			if got := c.Stats().Requests["GET token"]; got != tokens.Requests.Load() {
-				t.Errorf("Stats counts %d token requests, the token server %d", got, tokens.Requests.Load())
-			}
+			checkTokenEconomy(t, c, tokens, tc.maxTokens, (repos+15)/16)
 			t.Logf("%s: %d pings, %d token requests for %d repositories, %d requests refused", tc.name, tokens.Pings.Load(), tokens.Requests.Load(), repos, tokens.Refused.Load())
 		})
 	}
@@ -164,5 +142,35 @@ func TestJobsCapCoversPingAndTokens(t *testing.T) {
 	}
 	if tokens.Requests.Load() < 12 {
 		t.Errorf("only %d token requests: the test did not exercise per-repository exchanges", tokens.Requests.Load())
+	}
+}
+
+// checkTokenEconomy checks a run's token flow: one ping, at most
+// maxTokens token requests, none asking for more than 16 scopes, at most
+// batches of them asking for many (those sent before a refusal or a
+// narrowed answer), and the Client's stats agreeing with the token
+// server.
+func checkTokenEconomy(t *testing.T, c *registry.Client, tokens *testregistry.Tokens, maxTokens, batches int64) {
+	t.Helper()
+	if got := tokens.Pings.Load(); got != 1 {
+		t.Errorf("%d pings, want 1", got)
+	}
+	if got := tokens.Requests.Load(); got > maxTokens {
+		t.Errorf("%d token requests, want at most %d; scopes asked: %v", got, maxTokens, tokens.Scopes())
+	}
+	multi := int64(0)
+	for i, s := range tokens.Scopes() {
+		if len(s) > 16 {
+			t.Errorf("token request %d asked for %d scopes, more than 16", i, len(s))
+		}
+		if len(s) > 1 {
+			multi++
+		}
+	}
+	if multi > batches {
+		t.Errorf("%d token requests carried many scopes, want at most %d", multi, batches)
+	}
+	if got := c.Stats().Requests["GET token"]; got != tokens.Requests.Load() {
+		t.Errorf("Stats counts %d token requests, the token server %d", got, tokens.Requests.Load())
 	}
 }

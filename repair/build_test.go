@@ -158,17 +158,7 @@ func annotated(idx *tree.Node, ann map[string]string) *tree.Node {
 	im := *idx.Index
 	im.Annotations = ann
 	c.Index = &im
-	raw, err := json.Marshal(&im)
-	if err != nil {
-		panic(err)
-	}
-	c.Raw = raw
-	d, size, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		panic(err)
-	}
-	c.Descriptor.Digest, c.Descriptor.Size = d, size
-	return &c
+	return treetest.Rehashed(&c)
 }
 
 // unreadable is n as an index lists it when reading it failed for a reason

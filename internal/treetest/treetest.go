@@ -117,12 +117,33 @@ func Index(mt types.MediaType, children ...*tree.Node) *tree.Node {
 	for _, c := range children {
 		im.Manifests = append(im.Manifests, c.Descriptor)
 	}
-	raw := marshal(im)
-	d, size, err := v1.SHA256(bytes.NewReader(raw))
+	return Rehashed(&tree.Node{Index: im, Children: children})
+}
+
+// Rehashed is n with its Raw bytes written anew from its Manifest or Index
+// and its descriptor's digest and size made to match (its media type, when
+// unset, taken from the manifest): a tree built by hand, changed, and
+// hashed again, as a registry would store it.
+func Rehashed(n *tree.Node) *tree.Node {
+	c := *n
+	var mt types.MediaType
+	switch {
+	case c.Manifest != nil:
+		c.Raw, mt = marshal(c.Manifest), c.Manifest.MediaType
+	case c.Index != nil:
+		c.Raw, mt = marshal(c.Index), c.Index.MediaType
+	default:
+		panic("treetest.Rehashed: a node with neither manifest nor index")
+	}
+	d, size, err := v1.SHA256(bytes.NewReader(c.Raw))
 	if err != nil {
 		panic(err)
 	}
-	return &tree.Node{Descriptor: v1.Descriptor{MediaType: mt, Digest: d, Size: size}, Raw: raw, Index: im, Children: children}
+	if c.Descriptor.MediaType == "" {
+		c.Descriptor.MediaType = mt
+	}
+	c.Descriptor.Digest, c.Descriptor.Size = d, size
+	return &c
 }
 
 func marshal(v any) []byte {
